@@ -1,0 +1,467 @@
+"""The registry of check kinds: what a rubric can ask about one question.
+
+Each kind is one frozen dataclass whose fields are its rubric parameters (the rubric loader
+validates YAML against them) and whose `evaluate` looks at the question's evidence and says
+how much of its points it earned and why. A new kind is one class with `@register`.
+Checks judge what the probe observed, never what the student's code claims in print.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from grader.evidence import Process, QuestionEvidence
+
+CHECK_KINDS: dict[str, type["Check"]] = {}
+
+
+def register(cls: type["Check"]) -> type["Check"]:
+    CHECK_KINDS[cls.kind] = cls
+    return cls
+
+
+@dataclass(frozen=True)
+class Outcome:
+    fraction: float  # share of the check's points earned, 0..1
+    detail: str  # what was observed, in words a student can act on
+
+
+@dataclass(frozen=True, kw_only=True)
+class Check:
+    kind: ClassVar[str] = ""
+    points: float
+    name: str = ""
+    hidden: bool = False
+    on_pass: str = ""
+    on_fail: str = ""
+
+    @property
+    def title(self) -> str:
+        return self.name or self.kind.replace("_", " ")
+
+    def evaluate(self, evidence: QuestionEvidence) -> Outcome:
+        raise NotImplementedError
+
+
+# --- text -----------------------------------------------------------------------------------
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class Concepts(Check):
+    """Partial credit for each group of synonyms the answer mentions. A plain word matches
+    at the start of a word ("process" matches "processes"); `re:` starts a regex."""
+
+    kind: ClassVar[str] = "concepts"
+    groups: list[list[str]]
+    full_marks_at: int = 0  # groups needed for full marks; 0 means all of them
+    min_words: int = 5
+
+    def __post_init__(self) -> None:
+        if not self.groups or not all(self.groups):
+            raise ValueError("groups must be a non-empty list of non-empty lists")
+        if self.full_marks_at > len(self.groups):
+            raise ValueError(f"full_marks_at is {self.full_marks_at} but there are {len(self.groups)} groups")
+        for group in self.groups:
+            for pattern in group:
+                if pattern.startswith("re:"):
+                    try:
+                        re.compile(pattern[3:])
+                    except re.error as exc:
+                        raise ValueError(f"bad regex {pattern!r}: {exc}") from None
+
+    def evaluate(self, evidence: QuestionEvidence) -> Outcome:
+        words = re.findall(r"\w+", evidence.answer)
+        if len(words) < self.min_words:
+            found = "no answer" if not words else f"only {len(words)} word(s)"
+            return Outcome(0.0, f"{found} under this question's header (at least {self.min_words} expected)")
+        matched = [group for group in self.groups if any(_mentions(evidence.answer, p) for p in group)]
+        missing = [group[0] for group in self.groups if group not in matched]
+        needed = self.full_marks_at or len(self.groups)
+        fraction = min(1.0, len(matched) / needed)
+        detail = f"mentions {len(matched)} of {len(self.groups)} key ideas ({needed} for full marks)"
+        if missing and fraction < 1:
+            detail += f"; not covered: {', '.join(missing)}"
+        return Outcome(fraction, detail)
+
+
+def _mentions(text: str, pattern: str) -> bool:
+    if pattern.startswith("re:"):
+        return re.search(pattern[3:], text, re.IGNORECASE) is not None
+    return re.search(r"(?<!\w)" + re.escape(pattern), text, re.IGNORECASE) is not None
+
+
+# --- processes ------------------------------------------------------------------------------
+
+_PID_CLAIM = re.compile(r"(?:\bpid\b|process[\s_-]*id\b|\bid\b)\s*(?:is|of)?\s*[:=#]?\s*(\d+)", re.I)
+_NUMBER = re.compile(r"(?<![\w.\-])[-+]?\d+(?:\.\d+)?(?![\w]|\.\d)")
+
+
+def _mp_children(evidence: QuestionEvidence) -> list[Process]:
+    return [p for p in evidence.children if p.name is not None]
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class Processes(Check):
+    """The question's code really created child processes through multiprocessing."""
+
+    kind: ClassVar[str] = "processes"
+    min: int = 1
+    max: int = 0  # 0: no upper bound
+
+    def evaluate(self, evidence: QuestionEvidence) -> Outcome:
+        children = _mp_children(evidence)
+        pids = [p.pid for p in children]
+        listed = ", ".join(f"{p.name} (PID {p.pid})" for p in children[:8])
+        count = f"{len(children)} child process{'es' if len(children) != 1 else ''}"
+        if len(set(pids)) != len(pids) or evidence.root_pid in pids:
+            return Outcome(0.0, f"child PIDs are not distinct from each other and the parent: {pids}")
+        if len(children) < self.min:
+            threads = [w for w in evidence.writes if not w.main_thread]
+            hint = " Output came from threads of the main process, not from processes." if threads else ""
+            return Outcome(0.0, f"observed {count} created by multiprocessing, expected at least {self.min}.{hint}")
+        if self.max and len(children) > self.max:
+            return Outcome(0.0, f"observed {count}, expected at most {self.max}: {listed}")
+        return Outcome(1.0, f"observed {count}: {listed}")
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class RealPids(Check):
+    """Every PID the code printed is the real PID of the process that printed it (or of its
+    parent or one of its children): a made-up PID fails."""
+
+    kind: ClassVar[str] = "real_pids"
+    require_printed: bool = True  # at least one PID must be printed
+
+    def evaluate(self, evidence: QuestionEvidence) -> Outcome:
+        claims = 0
+        for pid, line in evidence.output_lines():
+            for match in _PID_CLAIM.finditer(line):
+                claims += 1
+                claimed = int(match.group(1))
+                if claimed not in _related_pids(evidence, pid):
+                    return Outcome(
+                        0.0,
+                        f"printed {line.strip()!r}, but the process that printed it has PID {pid}"
+                        f" and no process it is related to has PID {claimed}",
+                    )
+        if claims == 0 and self.require_printed:
+            return Outcome(0.0, "no process ID was printed (expected e.g. 'Worker process ID: 1234')")
+        return Outcome(1.0, f"all {claims} printed PID(s) match the processes that printed them")
+
+
+def _related_pids(evidence: QuestionEvidence, pid: int) -> set[int]:
+    process = evidence.processes.get(pid)
+    related = {pid}
+    if process is not None:
+        related.update({process.ppid, process.creator or 0})
+    related.update(p.pid for p in evidence.processes.values() if p.ppid == pid or p.creator == pid)
+    return related
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class SeparateWriters(Check):
+    """`count` distinct values, each printed by a different child process."""
+
+    kind: ClassVar[str] = "separate_writers"
+    count: int
+
+    def evaluate(self, evidence: QuestionEvidence) -> Outcome:
+        children = {p.pid for p in evidence.children}
+        printed: dict[int, set[str]] = {}
+        parent_values: set[str] = set()
+        for pid, text in evidence.output_by_process().items():
+            values = {v for line in text.splitlines() for v in _plain_numbers(line)}
+            if pid in children:
+                printed[pid] = values
+            else:
+                parent_values |= values
+        pairs = _distinct_representatives(printed)
+        if len(pairs) >= self.count:
+            shown = ", ".join(f"PID {pid} printed {value}" for pid, value in sorted(pairs.items())[: self.count])
+            return Outcome(1.0, f"{shown}")
+        writers = len([pid for pid, values in printed.items() if values])
+        detail = (
+            f"found {len(pairs)} different number(s) printed by {writers} different child process(es);"
+            f" expected {self.count}, each printed by its own process"
+        )
+        if parent_values and len(pairs) < self.count:
+            detail += f". The main process printed {', '.join(sorted(parent_values)[:6])} itself"
+            if any(not w.main_thread for w in evidence.writes):
+                detail += " (from threads, which are not processes)"
+        return Outcome(0.0, detail)
+
+
+def _plain_numbers(line: str) -> list[str]:
+    """Numbers in a line, leaving out printed PIDs."""
+    claimed = {m.start(1) for m in _PID_CLAIM.finditer(line)}
+    return [m.group(0).lstrip("+") for m in _NUMBER.finditer(line) if m.start() not in claimed]
+
+
+def _distinct_representatives(options: dict[int, set[str]]) -> dict[int, str]:
+    """Match processes to values so that each process gets a different value (augmenting paths)."""
+    owner: dict[str, int] = {}
+
+    def assign(pid: int, seen: set[str]) -> bool:
+        for value in sorted(options[pid]):
+            if value in seen:
+                continue
+            seen.add(value)
+            if value not in owner or assign(owner[value], seen):
+                owner[value] = pid
+                return True
+        return False
+
+    for pid in options:
+        assign(pid, set())
+    return {pid: value for value, pid in owner.items()}
+
+
+# --- values ---------------------------------------------------------------------------------
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class Value(Check):
+    """A value in the question's output equals `expected`, whatever the text around it;
+    with `computed_by: pool`, pool worker processes must have computed its elements."""
+
+    kind: ClassVar[str] = "value"
+    expected: object
+    ordered: bool = True
+    computed_by: str = ""  # "" or "pool"
+
+    def __post_init__(self) -> None:
+        if self.computed_by not in ("", "pool"):
+            raise ValueError(f"computed_by must be 'pool' or left out, not {self.computed_by!r}")
+
+    def evaluate(self, evidence: QuestionEvidence) -> Outcome:
+        lines = [line for _, line in evidence.output_lines()]
+        if not _value_printed(lines, self.expected, self.ordered):
+            shown = "; ".join(line.strip() for line in lines if line.strip())[:200] or "nothing"
+            return Outcome(0.0, f"expected {self.expected!r} in the output; it printed: {shown}")
+        if self.computed_by == "pool":
+            missing = _not_from_pool(evidence, self.expected)
+            if missing is not None:
+                return Outcome(0.0, missing)
+            return Outcome(1.0, f"printed {self.expected!r}, computed by pool worker processes")
+        return Outcome(1.0, f"printed {self.expected!r}")
+
+
+def _same(found: object, expected: object, ordered: bool) -> bool:
+    found, expected = _normalise(found), _normalise(expected)
+    if ordered or not isinstance(found, list) or not isinstance(expected, list):
+        return found == expected
+    return Counter(map(repr, found)) == Counter(map(repr, expected))
+
+
+def _normalise(value: object) -> object:
+    if isinstance(value, (list, tuple)):
+        return [_normalise(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _value_printed(lines: list[str], expected: object, ordered: bool) -> bool:
+    text = "\n".join(lines)
+    if any(_same(found, expected, ordered) for found in _literals(text)):
+        return True
+    if isinstance(expected, list):  # printed one by one ("1\n4\n9", "2 squared is 4", ...)
+        all_numbers = [_literal(n) for line in lines for n in _plain_numbers(line)]
+        last_numbers = [_literal(_plain_numbers(line)[-1]) for line in lines if _plain_numbers(line)]
+        for sequence in (all_numbers, last_numbers):
+            for start in range(len(sequence) - len(expected) + 1):
+                if _same(sequence[start : start + len(expected)], expected, ordered):
+                    return True
+    return False
+
+
+def _literals(text: str) -> list[object]:
+    """Every Python literal in the text: bracketed containers, then bare numbers and words."""
+    found: list[object] = []
+    for start, char in enumerate(text):
+        if char in "[({":
+            end = _matching_bracket(text, start)
+            if end is not None:
+                value = _literal(text[start : end + 1])
+                if value is not None:
+                    found.append(value)
+    found.extend(_literal(number) for number in _NUMBER.findall(text))
+    return found
+
+
+def _matching_bracket(text: str, start: int) -> int | None:
+    closing = {"[": "]", "(": ")", "{": "}"}
+    stack = []
+    for index in range(start, min(len(text), start + 100_000)):
+        char = text[index]
+        if char in closing:
+            stack.append(closing[char])
+        elif stack and char == stack[-1]:
+            stack.pop()
+            if not stack:
+                return index
+    return None
+
+
+def _literal(text: str) -> object:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+
+
+def _not_from_pool(evidence: QuestionEvidence, expected: object) -> str | None:
+    """None when pool workers returned every expected element, else why not."""
+    workers = {p.pid for p in evidence.processes.values() if p.pool_worker}
+    returned = Counter(
+        repr(_normalise(_literal(value)))
+        for task in evidence.tasks if task.pid in workers for value in task.values
+    )
+    wanted = Counter(repr(v) for v in (_normalise(expected) if isinstance(expected, list) else [expected]))
+    if not workers:
+        return "the right values were printed, but no multiprocessing pool worker ran in this question"
+    if not returned:
+        return "a pool was created but its workers returned no results (was the function picklable?)"
+    lacking = wanted - returned
+    if lacking:
+        return (
+            f"the pool workers did not compute {', '.join(sorted(lacking))}: the printed values"
+            " were not the results of the pool"
+        )
+    return None
+
+
+# --- running --------------------------------------------------------------------------------
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class RanCleanly(Check):
+    """No uncaught exception in the question's code, no time-out, and every child exited 0."""
+
+    kind: ClassVar[str] = "ran_cleanly"
+
+    def evaluate(self, evidence: QuestionEvidence) -> Outcome:
+        if not evidence.units:
+            return Outcome(0.0, "no code was found for this question")
+        for unit in evidence.units:
+            if unit.status != "ok":
+                reason = {
+                    "error": f"raised {unit.error}",
+                    "timeout": "ran past the time limit and was stopped",
+                    "died": "made the kernel die",
+                    "skipped": "was not run: the question's time was used up",
+                    "not run": f"was not run: {unit.error or 'the run ended before it'}",
+                }.get(unit.status, unit.status)
+                return Outcome(0.0, f"the code at {unit.label} {reason}")
+        for child in evidence.children:
+            if child.pool_worker and child.exit_code in (None, 0):
+                continue  # pools end their workers themselves
+            if child.name is not None and child.exit_code != 0:
+                how = "was killed or never finished" if child.exit_code is None else f"exited with code {child.exit_code}"
+                return Outcome(0.0, f"child process {child.name} (PID {child.pid}) {how}")
+        return Outcome(1.0, "ran without errors; every child process exited with code 0")
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class Code(Check):
+    """Static facts read from the code's syntax tree (not its text, so comments don't count)."""
+
+    kind: ClassVar[str] = "code"
+    calls: list[str] = field(default_factory=list)  # any one of these dotted names must be called
+    main_guard: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.calls and not self.main_guard:
+            raise ValueError("a code check needs 'calls' or 'main_guard: true'")
+
+    def evaluate(self, evidence: QuestionEvidence) -> Outcome:
+        try:
+            tree = ast.parse(_without_magics(evidence.code))
+        except SyntaxError as exc:
+            return Outcome(0.0, f"the code does not parse: {exc.msg} (line {exc.lineno})")
+        problems = []
+        if self.calls:
+            called = _called_names(tree)
+            if not any(_short(name) in called or name in called for name in self.calls):
+                problems.append(f"does not call {' or '.join(self.calls)}")
+        if self.main_guard and not _guarded(tree, evidence.file_code):
+            problems.append("has no `if __name__ == \"__main__\":` guard")
+        if problems:
+            return Outcome(0.0, "the code " + " and ".join(problems))
+        return Outcome(1.0, "the code " + ", ".join(
+            ([f"calls {' or '.join(self.calls)}"] if self.calls else []) + (["has a __main__ guard"] if self.main_guard else [])
+        ))
+
+
+def _without_magics(code: str) -> str:
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in code.splitlines())
+
+
+def _short(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
+
+
+def _called_names(tree: ast.AST) -> set[str]:
+    """Names of everything called, as written (`mp.Process`) and resolved through imports
+    (`multiprocessing.Process`), plus the bare attribute (`Process`)."""
+    aliases: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = alias.name
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            dotted = _dotted(node.func)
+            if dotted:
+                head, _, rest = dotted.partition(".")
+                names.add(dotted)
+                names.add(aliases.get(head, head) + (f".{rest}" if rest else ""))
+                names.add(_short(dotted))
+    return names
+
+
+def _dotted(node: ast.AST) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else ""
+    return ""
+
+
+def _is_main_guard(node: ast.AST) -> bool:
+    if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):
+        return False
+    parts = [node.test.left, *node.test.comparators]
+    return any(isinstance(p, ast.Name) and p.id == "__name__" for p in parts) and any(
+        isinstance(p, ast.Constant) and p.value == "__main__" for p in parts
+    )
+
+
+def _guarded(tree: ast.Module, file_code: str) -> bool:
+    """The question's code has its own guard, or a guard elsewhere in the file calls it."""
+    if any(_is_main_guard(node) for node in tree.body):
+        return True
+    defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    try:
+        whole = ast.parse(_without_magics(file_code))
+    except SyntaxError:
+        return False
+    return any(
+        _is_main_guard(node) and defined & _called_names(node) for node in whole.body
+    )

@@ -1,0 +1,188 @@
+"""Turn the probe's raw event files into facts about one run: processes, writes, pool tasks.
+
+The probe writes one JSON-lines file per process. Here they are read back and joined: each
+process gets the question it belongs to (the question that was running when its creator
+started it), its own output reassembled from its writes in order (the notebook's stream
+output interleaves children's pieces; per-process writes do not), its exit code, and whether
+multiprocessing made it and whether it was a pool worker.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class UnitOutcome:
+    """One executed unit: a notebook cell or a script's top-level statement."""
+
+    question: str | None
+    label: str  # "cell 4", "line 12"
+    status: str  # ok | error | timeout | died | skipped | not run
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Process:
+    pid: int
+    ppid: int
+    how: str  # root | fork | spawn | forkserver | helper | exec
+    question: str | None
+    name: str | None  # multiprocessing's name (Process-1, ForkPoolWorker-2), None if not its child
+    creator: int | None  # the PID of the process that started it through multiprocessing
+    pool_worker: bool
+    exit_code: int | None  # None: killed by a signal, still running, or not a multiprocessing child
+    stdout: str
+    stderr: str
+
+    @property
+    def is_helper(self) -> bool:
+        """multiprocessing's own servers (resource tracker, forkserver), not the student's."""
+        return self.how in ("helper", "forkserver") and self.name is None
+
+
+@dataclass(frozen=True)
+class Write:
+    pid: int
+    stream: str
+    text: str
+    question: str | None
+    main_thread: bool
+
+
+@dataclass(frozen=True)
+class Task:
+    """Values a pool worker really computed and sent back."""
+
+    pid: int
+    question: str | None
+    values: tuple[str, ...]  # repr() of each result
+
+
+@dataclass(frozen=True)
+class Evidence:
+    root_pid: int | None
+    processes: dict[int, Process]
+    writes: tuple[Write, ...]
+    tasks: tuple[Task, ...]
+    units: tuple[UnitOutcome, ...]
+
+    def for_question(self, question: str) -> "QuestionEvidence":
+        children = tuple(
+            p for p in self.processes.values()
+            if p.question == question and p.pid != self.root_pid and not p.is_helper
+        )
+        writes = tuple(w for w in self.writes if w.question == question)
+        return QuestionEvidence(
+            question=question,
+            root_pid=self.root_pid,
+            processes=self.processes,
+            children=children,
+            writes=writes,
+            tasks=tuple(t for t in self.tasks if t.question == question),
+            units=tuple(u for u in self.units if u.question == question),
+        )
+
+
+@dataclass(frozen=True)
+class QuestionEvidence:
+    question: str
+    root_pid: int | None
+    processes: dict[int, Process]  # every process of the run, for looking up PIDs
+    children: tuple[Process, ...]  # processes the question's code created
+    writes: tuple[Write, ...]  # what the question's code printed, in order, by any process
+    tasks: tuple[Task, ...]
+    units: tuple[UnitOutcome, ...]
+    answer: str = ""  # the text answer under the question's header
+    code: str = ""  # the question's own code
+    file_code: str = ""  # all the submission's code, for facts that span questions
+
+    def output_by_process(self, stream: str = "stdout") -> dict[int, str]:
+        texts: dict[int, list[str]] = defaultdict(list)
+        for write in self.writes:
+            if write.stream == stream:
+                texts[write.pid].append(write.text)
+        return {pid: "".join(parts) for pid, parts in texts.items()}
+
+    def output_lines(self) -> list[tuple[int, str]]:
+        """(pid, line) for every stdout line of the question, each process's lines in order."""
+        return [
+            (pid, line)
+            for pid, text in self.output_by_process().items()
+            for line in text.splitlines()
+        ]
+
+
+def read_evidence(directory: Path, units: tuple[UnitOutcome, ...]) -> Evidence:
+    events: list[dict] = []
+    for path in sorted(directory.glob("*.jsonl")):
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                try:
+                    event = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a process killed mid-write leaves a torn last line
+                if isinstance(event, dict) and "k" in event and "pid" in event:
+                    events.append(event)
+    events.sort(key=lambda event: event.get("t", 0))
+
+    facts: dict[int, dict] = defaultdict(lambda: {"stdout": [], "stderr": []})
+    started_in: dict[int, str | None] = {}  # child PID -> question, as seen by its creator
+    writes, tasks = [], []
+    root_pid = None
+    for event in events:
+        pid, kind = event["pid"], event["k"]
+        fact = facts[pid]
+        if kind == "proc":
+            fact.update(ppid=event.get("ppid", 0), how=event.get("how", "exec"), q=event.get("q"))
+            if event.get("how") == "root" and root_pid is None:
+                root_pid = pid
+        elif kind == "child":
+            started_in[event.get("child")] = event.get("q")
+        elif kind == "mp":
+            fact.update(name=event.get("name"), creator=event.get("mp_parent"))
+        elif kind == "pool_worker":
+            fact["pool_worker"] = True
+        elif kind == "exit":
+            fact["exit_code"] = event.get("code")
+        elif kind == "write":
+            fact[event.get("stream") if event.get("stream") == "stderr" else "stdout"].append(str(event.get("text", "")))
+            writes.append(event)
+        elif kind == "task":
+            tasks.append(event)
+
+    processes: dict[int, Process] = {}
+    for pid, fact in facts.items():
+        if "how" not in fact:
+            continue  # events from a process whose start was never reported
+        question = started_in.get(pid, fact.get("q")) if pid != root_pid else None
+        processes[pid] = Process(
+            pid=pid, ppid=fact["ppid"], how=fact["how"], question=question,
+            name=fact.get("name"), creator=fact.get("creator"),
+            pool_worker=fact.get("pool_worker", False), exit_code=fact.get("exit_code"),
+            stdout="".join(fact["stdout"]), stderr="".join(fact["stderr"]),
+        )
+
+    def question_of(event: dict) -> str | None:
+        """A child's events belong to its process's question; the root's to the running code."""
+        process = processes.get(event["pid"])
+        if process is None or event["pid"] == root_pid:
+            return event.get("q")
+        return process.question
+
+    return Evidence(
+        root_pid=root_pid,
+        processes=processes,
+        writes=tuple(
+            Write(e["pid"], e.get("stream", "stdout"), str(e.get("text", "")), question_of(e), bool(e.get("thread", True)))
+            for e in writes
+        ),
+        tasks=tuple(
+            Task(e["pid"], question_of(e), tuple(str(v) for v in e.get("values", [])))
+            for e in tasks
+        ),
+        units=units,
+    )

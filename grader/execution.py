@@ -1,0 +1,145 @@
+"""Execute a submission under observation and return the evidence the probe collected.
+
+A notebook runs cell by cell in a Jupyter kernel; a script runs statement by statement in a
+Python process (see `_grader_runner`). Either way the unit of execution is small enough that a
+question that hangs or crashes is stopped on its own, and every process of the run carries the
+probe, which reports to a directory outside the student's reach.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.attribution import Attribution
+from grader.evidence import Evidence, read_evidence
+from grader.submission import Submission
+
+PROBE_DIR = Path(__file__).parent / "probe"
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A piece of code run on its own: a notebook cell, or a script's top-level statement."""
+
+    question: str | None
+    label: str
+    source: str = ""  # notebook cell source
+    start: int = 0  # script: first and last line
+    end: int = 0
+    indented: bool = False  # script: a statement inside `if __name__ == "__main__":`
+    syntax_error: str | None = None
+
+
+def notebook_units(submission: Submission, attribution: Attribution) -> list[Unit]:
+    return [
+        Unit(question, f"cell {cell.index + 1}", source=cell.source)
+        for cell, question in zip(submission.cells, attribution.cell_questions)
+        if cell.kind == "code" and cell.source.strip()
+    ]
+
+
+def script_units(submission: Submission, attribution: Attribution) -> list[Unit]:
+    """Top-level statements, with `if __name__ == "__main__":` bodies opened up so each call
+    in them runs (and times out) on its own. A script that does not parse is cut at its cells,
+    so one broken question does not stop the others."""
+    regions = attribution.regions
+
+    def region_of(line: int) -> str | None:
+        return next((q for start, end, q in regions if start <= line <= end), None)
+
+    try:
+        tree = ast.parse(submission.text)
+    except SyntaxError:
+        return _units_by_cell(submission, region_of)
+    functions = {
+        node.name: region_of(node.lineno)
+        for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    }
+    units = []
+    for node in tree.body:
+        if _is_main_guard(node) and not node.orelse:
+            for inner in node.body:
+                units.append(_statement_unit(inner, region_of, functions, indented=True))
+        elif not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):
+            units.append(_statement_unit(node, region_of, functions, indented=False))
+    return units
+
+
+def _statement_unit(node: ast.stmt, region_of, functions: dict, indented: bool) -> Unit:
+    start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+    question = region_of(start)
+    # a bare call of a function defined under another question's header runs for that question
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name):
+        question = functions.get(node.value.func.id) or question
+    return Unit(question, f"line {start}", start=start, end=node.end_lineno or start, indented=indented)
+
+
+def _units_by_cell(submission: Submission, region_of) -> list[Unit]:
+    units = []
+    for cell in submission.cells:
+        if cell.kind != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError as exc:
+            line = cell.line + (exc.lineno or 1) - 1
+            units.append(Unit(region_of(line), f"line {line}", start=cell.line, end=cell.end_line,
+                              syntax_error=f"SyntaxError: {exc.msg} (line {line})"))
+            continue
+        for node in tree.body:
+            start = cell.line + node.lineno - 1
+            units.append(Unit(region_of(start), f"line {start}", start=start,
+                              end=cell.line + (node.end_lineno or node.lineno) - 1))
+    return units
+
+
+def _is_main_guard(node: ast.stmt) -> bool:
+    if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):
+        return False
+    parts = [node.test.left, *node.test.comparators]
+    return any(isinstance(p, ast.Name) and p.id == "__name__" for p in parts) and any(
+        isinstance(p, ast.Constant) and p.value == "__main__" for p in parts
+    )
+
+
+def probe_environment(evidence_dir: Path, regions_file: Path | None = None) -> dict[str, str]:
+    """The environment of a run's root process: the probe on the path, reporting to
+    `evidence_dir`; nothing of the grader's own virtualenv activation leaks in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADER_", "JPY_", "PYTHON"))}
+    env.update(
+        PYTHONPATH=str(PROBE_DIR),
+        PYTHONUNBUFFERED="1",
+        PYTHONDONTWRITEBYTECODE="1",
+        GRADER_EVIDENCE_DIR=str(evidence_dir),
+        GRADER_ROOT="1",
+    )
+    if regions_file is not None:
+        env["GRADER_PROBE_REGIONS"] = str(regions_file)
+    return env
+
+
+def execute(submission: Submission, attribution: Attribution, timeout: float) -> Evidence:
+    from grader import kernel_engine, script_engine  # the kernel engine imports nbclient
+
+    with tempfile.TemporaryDirectory(prefix="grader-run-") as work:
+        work_dir = Path(work)
+        evidence_dir = work_dir / "evidence"
+        evidence_dir.mkdir()
+        if submission.kind == "notebook":
+            units = notebook_units(submission, attribution)
+            outcomes = kernel_engine.run(submission, units, timeout, work_dir, evidence_dir)
+        else:
+            units = script_units(submission, attribution)
+            regions_file = work_dir / "regions.json"
+            regions_file.write_text(json.dumps({str(submission.path.resolve()): attribution.regions}))
+            outcomes = script_engine.run(submission, units, timeout, work_dir, evidence_dir, regions_file)
+        return read_evidence(evidence_dir, tuple(outcomes))
+
+
+PYTHON = sys.executable

@@ -1,0 +1,123 @@
+"""Run a notebook's code cells in a Jupyter kernel, one question's time budget at a time.
+
+nbclient drives the kernel; this module adds what grading needs on top: the kernel is always
+the grader's own interpreter (a `python3` kernelspec elsewhere on the machine must not change a
+result), the probe is loaded in it, each cell tells the probe its question first, a question
+that overruns has its processes killed and the kernel interrupted (or restarted), and a
+kernel that dies is restarted so grading goes on with the next cell.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+from grader.evidence import UnitOutcome
+from grader.execution import Unit, probe_environment
+from grader.probe._grader_proctree import kill_descendants
+from grader.submission import Submission
+
+_SETUP = "import _grader_probe as _grader_probe; _grader_probe.install_taps()"
+
+
+class _OwnInterpreter(KernelSpecManager):
+    """Every kernel name resolves to ipykernel on the grader's interpreter."""
+
+    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+        return KernelSpec(
+            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            display_name="grader", language="python", name="grader",
+        )
+
+
+def run(submission: Submission, units: list[Unit], timeout: float, work_dir: Path,
+        evidence_dir: Path) -> list[UnitOutcome]:
+    return asyncio.run(_run(submission, units, timeout, work_dir, evidence_dir))
+
+
+async def _run(submission: Submission, units: list[Unit], timeout: float, work_dir: Path,
+               evidence_dir: Path) -> list[UnitOutcome]:
+    outcomes: list[UnitOutcome] = []
+    budgets: dict[str | None, float] = {}
+    env = probe_environment(evidence_dir)
+    cwd = str(submission.path.resolve().parent)
+    index = 0
+    while index < len(units):  # one pass per kernel; a kernel death starts the next pass
+        # Unix sockets instead of TCP: nothing listens on the network, and the kernel still
+        # reaches the grader from inside a network namespace
+        km = AsyncKernelManager(kernel_name="grader", kernel_spec_manager=_OwnInterpreter(),
+                                transport="ipc", ip=str(work_dir / "kernel"),
+                                connection_file=str(work_dir / "kernel.json"))
+        cell_nb = nbformat.v4.new_notebook()
+        client = NotebookClient(cell_nb, km=km, allow_errors=True, kernel_name="grader",
+                                startup_timeout=60, shutdown_kernel="immediate")
+        try:
+            async with client.async_setup_kernel(env=env, cwd=cwd):
+                await _silent(client, _SETUP)
+                while index < len(units):
+                    unit = units[index]
+                    index += 1
+                    left = budgets.setdefault(unit.question, timeout)
+                    if left <= 0:
+                        outcomes.append(UnitOutcome(unit.question, unit.label, "skipped"))
+                        continue
+                    started = time.monotonic()
+                    outcome = await _run_cell(client, km, unit, left)
+                    budgets[unit.question] = left - (time.monotonic() - started)
+                    outcomes.append(outcome)
+                    if outcome.status in ("died", "timeout") and not await km.is_alive():
+                        break
+        except (DeadKernelError, RuntimeError, TimeoutError) as exc:
+            if index < len(units) and not outcomes:
+                outcomes.extend(UnitOutcome(u.question, u.label, "not run", f"the kernel did not start: {exc}")
+                                for u in units[index:])
+                break
+        finally:
+            if km.has_kernel and km.provisioner is not None:
+                kill_descendants(km.provisioner.pid)
+    return outcomes
+
+
+async def _silent(client: NotebookClient, code: str) -> None:
+    """Run grader code in the kernel, outside the notebook's history and outputs."""
+    msg_id = client.kc.execute(code, silent=True, store_history=False)
+    await client.async_wait_for_reply(msg_id, nbformat.v4.new_code_cell(code))
+
+
+async def _run_cell(client: NotebookClient, km: AsyncKernelManager, unit: Unit, left: float) -> UnitOutcome:
+    await _silent(client, f"_grader_probe.set_question({unit.question!r})")
+    cell = nbformat.v4.new_code_cell(unit.source)
+    client.nb.cells = [cell]
+    client.timeout = max(1, int(left + 0.999))
+    try:
+        await client.async_execute_cell(cell, 0)
+    except CellTimeoutError:
+        await _stop_overrun(client, km)
+        return UnitOutcome(unit.question, unit.label, "timeout")
+    except DeadKernelError:
+        return UnitOutcome(unit.question, unit.label, "died")
+    errors = [o for o in cell.outputs if o.get("output_type") == "error"]
+    if errors:
+        return UnitOutcome(unit.question, unit.label, "error", f"{errors[0].ename}: {errors[0].evalue}")
+    return UnitOutcome(unit.question, unit.label, "ok")
+
+
+async def _stop_overrun(client: NotebookClient, km: AsyncKernelManager) -> None:
+    """Kill what the cell started, then interrupt it; a kernel that stays busy is killed so
+    the next pass starts a fresh one."""
+    kill_descendants(km.provisioner.pid)
+    await km.interrupt_kernel()
+    client.timeout = 3
+    try:
+        await _silent(client, "pass")
+    except (CellTimeoutError, DeadKernelError):
+        kill_descendants(km.provisioner.pid)
+        await km.shutdown_kernel(now=True)

@@ -1,0 +1,240 @@
+"""The probe: runs inside every process of a student's run and reports what really happened.
+
+Printed text proves nothing about processes, so each process of the run writes its own facts
+(PID, parent, how it was created, what it wrote, which pool tasks it computed, how it exited)
+as JSON lines into a file of its own under ``GRADER_EVIDENCE_DIR``. The grader reads those
+files afterwards; nothing travels through the notebook's output.
+
+This module must import nothing from ``grader`` and only cheap standard modules: it is loaded
+by ``sitecustomize`` into every interpreter of the run, including spawned children.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+
+_EVIDENCE_DIR = os.environ.get("GRADER_EVIDENCE_DIR", "")
+_MAX_TEXT = 64 * 1024  # one write event never carries more than this
+
+_pid = 0  # the process the open evidence file belongs to
+_fd = -1
+_question: str | None = os.environ.get("GRADER_QUESTION") or None
+_is_child = False  # a descendant of the root process: its question is fixed at creation
+_regions: dict[str, list[tuple[int, int, str | None]]] = {}
+_installed = False
+
+
+def _open() -> None:
+    global _pid, _fd
+    _pid = os.getpid()
+    path = os.path.join(_EVIDENCE_DIR, f"{_pid}-{time.time_ns()}.jsonl")
+    try:
+        _fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    except OSError:
+        _fd = -1  # no evidence file (directory gone, fd limit): the run goes on unobserved
+
+
+def emit(kind: str, **fields: object) -> None:
+    """Append one event; never raises into student code."""
+    if not _EVIDENCE_DIR:
+        return
+    if os.getpid() != _pid:
+        _open()
+    if _fd < 0:
+        return
+    record = {"k": kind, "pid": _pid, "t": time.time(), **fields}
+    try:
+        os.write(_fd, (json.dumps(record, default=repr) + "\n").encode("utf-8", "replace"))
+    except Exception:
+        pass
+
+
+def set_question(question: str | None) -> None:
+    """Called by the executor before each unit (cell or statement) of the root process."""
+    global _question
+    _question = question
+    if question:
+        os.environ["GRADER_QUESTION"] = question  # spawned children start from it
+    else:
+        os.environ.pop("GRADER_QUESTION", None)
+
+
+def current_question() -> str | None:
+    """The question whose code is running: in the root process, the innermost frame of the
+    student's file that lies in a question's region (so a function defined under ``# Q3`` and
+    called from a ``__main__`` block at the bottom still counts for Q3); in a child, the
+    question that was running when it was created."""
+    if _is_child or not _regions:
+        return _question
+    frame = sys._getframe(1)
+    while frame is not None:
+        spans = _regions.get(frame.f_code.co_filename)
+        if spans:
+            line = frame.f_lineno
+            for start, end, question in spans:
+                if start <= line <= end and question:
+                    return question
+        frame = frame.f_back
+    return _question
+
+
+def load_regions(path: str) -> None:
+    global _regions
+    with open(path, encoding="utf-8") as handle:
+        raw = json.load(handle)
+    _regions = {name: [tuple(span) for span in spans] for name, spans in raw.items()}
+
+
+class _Tap:
+    """Wraps sys.stdout/sys.stderr: every write is recorded with the writing PID first."""
+
+    def __init__(self, inner: object, stream: str) -> None:
+        self._grader_inner = inner
+        self._grader_stream = stream
+
+    def write(self, text: str) -> int:
+        if isinstance(text, str) and text:
+            emit(
+                "write",
+                stream=self._grader_stream,
+                text=text[:_MAX_TEXT],
+                q=current_question(),
+                thread=threading.current_thread() is threading.main_thread(),
+            )
+        return self._grader_inner.write(text)
+
+    def writelines(self, lines: object) -> None:
+        for line in lines:  # type: ignore[attr-defined]
+            self.write(line)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._grader_inner, name)
+
+
+def install_taps() -> None:
+    """Wrap the current sys.stdout and sys.stderr (again after ipykernel replaced them)."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is not None and not isinstance(stream, _Tap):
+            setattr(sys, name, _Tap(stream, name))
+
+
+def _after_fork_in_child() -> None:
+    global _question, _is_child
+    _question = current_question()  # the forking code's question, read from the stack
+    _is_child = True
+    emit("proc", ppid=os.getppid(), how="fork", q=_question)
+
+
+def _how_started() -> str:
+    argv = " ".join(getattr(sys, "orig_argv", sys.argv))
+    if "--multiprocessing-fork" in argv:
+        return "spawn"
+    if "multiprocessing.forkserver" in argv:
+        return "forkserver"
+    if "multiprocessing.resource_tracker" in argv:
+        return "helper"
+    return "exec"
+
+
+def _patch_multiprocessing() -> None:
+    """Report multiprocessing's view: which processes are its children, their names, exit
+    codes, and the values pool workers really computed."""
+    import functools
+    import multiprocessing.pool
+    import multiprocessing.process
+
+    base = multiprocessing.process.BaseProcess
+    original_start = base.start
+    original_bootstrap = base._bootstrap
+
+    @functools.wraps(original_start)
+    def start(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        result = original_start(self, *args, **kwargs)
+        emit("child", child=self.pid, name=self.name, q=current_question())
+        return result
+
+    @functools.wraps(original_bootstrap)
+    def _bootstrap(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        emit("mp", name=self.name, mp_parent=getattr(self, "_parent_pid", None))
+        code = original_bootstrap(self, *args, **kwargs)
+        emit("exit", code=code)
+        return code
+
+    base.start = start
+    base._bootstrap = _bootstrap
+
+    original_worker = multiprocessing.pool.worker
+
+    @functools.wraps(original_worker)
+    def worker(inqueue, outqueue, *args, **kwargs):  # type: ignore[no-untyped-def]
+        emit("pool_worker")
+        return original_worker(_TaskInbox(inqueue), _ResultOutbox(outqueue), *args, **kwargs)
+
+    multiprocessing.pool.worker = worker
+
+    # Python 3.14 makes forkserver the default on Linux, where functions defined in a notebook
+    # cannot reach the children; fork stays the default unless the student chooses otherwise.
+    context = multiprocessing.context
+    default = getattr(context, "_default_context", None)
+    if sys.platform.startswith("linux") and default is not None and default._actual_context is None:
+        default._default_context = context._concrete_contexts["fork"]
+
+
+_last_task_func: list[str] = [""]
+
+
+class _TaskInbox:
+    def __init__(self, queue: object) -> None:
+        self._queue = queue
+
+    def get(self):  # type: ignore[no-untyped-def]
+        task = self._queue.get()  # type: ignore[attr-defined]
+        if isinstance(task, tuple) and len(task) == 5:
+            _last_task_func[0] = getattr(task[2], "__name__", "")
+        return task
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._queue, name)
+
+
+class _ResultOutbox:
+    def __init__(self, queue: object) -> None:
+        self._queue = queue
+
+    def put(self, item):  # type: ignore[no-untyped-def]
+        try:
+            _job, _index, (ok, value) = item
+            if ok:
+                values = value if _last_task_func[0] in ("mapstar", "starmapstar") else [value]
+                emit("task", values=[repr(v)[:1000] for v in values], q=_question)
+        except Exception:
+            pass
+        return self._queue.put(item)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._queue, name)
+
+
+def install() -> None:
+    """Entry point from sitecustomize: once per interpreter."""
+    global _installed, _is_child
+    if _installed or not _EVIDENCE_DIR:
+        return
+    _installed = True
+    root = os.environ.pop("GRADER_ROOT", None) == "1"  # only the process the grader started
+    _is_child = not root
+    regions = os.environ.get("GRADER_PROBE_REGIONS")
+    if regions:
+        try:
+            load_regions(regions)
+        except (OSError, ValueError):
+            pass
+    emit("proc", ppid=os.getppid(), how="root" if root else _how_started(), q=_question)
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+    _patch_multiprocessing()
+    install_taps()

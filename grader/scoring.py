@@ -1,0 +1,131 @@
+"""Grade one submission: load, attribute, execute, check, and add up the points.
+
+This is the pipeline in one place. Whatever goes wrong with a student's file (unreadable,
+not a notebook) or inside the grader itself becomes an `error` result with a reason, never an
+exception that would stop the batch, and never a silent zero that looks like a wrong answer.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from grader.attribution import Attribution, attribute
+from grader.checks import Check
+from grader.evidence import Evidence, QuestionEvidence
+from grader.execution import execute
+from grader.rubric import Question, Rubric
+from grader.submission import Submission, SubmissionError, load
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    kind: str
+    passed: bool
+    score: float
+    max_score: float
+    feedback: str  # the rubric's message for pass or fail
+    detail: str  # what was observed
+    hidden: bool
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    id: str
+    score: float
+    max_score: float
+    checks: tuple[CheckResult, ...]
+    notes: tuple[str, ...]  # time-outs, kernel deaths: what happened to the question's code
+
+
+@dataclass(frozen=True)
+class SubmissionResult:
+    student: str
+    path: str
+    status: str  # "graded" or "error"
+    score: float
+    max_score: float
+    error: str | None
+    questions: tuple[QuestionResult, ...]
+    seconds: float
+
+
+def grade(student: str, path: Path, rubric: Rubric, timeout: float) -> SubmissionResult:
+    started = time.monotonic()
+    try:
+        submission = load(student, path)
+        prompts = {question.id: question.prompt for question in rubric.questions}
+        attribution = attribute(submission, prompts)
+        evidence = execute(submission, attribution, timeout)
+        questions = tuple(
+            _grade_question(question, submission, attribution, evidence) for question in rubric.questions
+        )
+    except SubmissionError as exc:
+        return _error(student, path, rubric, str(exc), started)
+    except Exception as exc:  # a grader fault: say so, do not score the student for it
+        detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        return _error(student, path, rubric, f"{path}: internal grader error: {detail}", started)
+    return SubmissionResult(
+        student=student, path=str(path), status="graded",
+        score=round(sum(q.score for q in questions), 2), max_score=rubric.max_score,
+        error=None, questions=questions, seconds=round(time.monotonic() - started, 2),
+    )
+
+
+def _error(student: str, path: Path, rubric: Rubric, reason: str, started: float) -> SubmissionResult:
+    return SubmissionResult(student, str(path), "error", 0.0, rubric.max_score, reason, (),
+                            round(time.monotonic() - started, 2))
+
+
+def _grade_question(question: Question, submission: Submission, attribution: Attribution,
+                    evidence: Evidence) -> QuestionResult:
+    view = evidence.for_question(question.id)
+    view = _with_text(view, question.id, submission, attribution)
+    results = tuple(_run_check(check, view) for check in question.checks)
+    notes = tuple(
+        f"{unit.label}: {_NOTES[unit.status]}" for unit in view.units if unit.status in _NOTES
+    )
+    return QuestionResult(
+        question.id, round(sum(r.score for r in results), 2), question.points, results, notes
+    )
+
+
+_NOTES = {
+    "timeout": "stopped after the time limit; its processes were killed",
+    "died": "the kernel died while running it and was restarted",
+    "skipped": "not run: the question's time limit was already used up",
+    "not run": "never ran: the program had already ended",
+}
+
+
+def _with_text(view: QuestionEvidence, question_id: str, submission: Submission,
+               attribution: Attribution) -> QuestionEvidence:
+    """Add what the checks read from the file itself: the text answer and the code."""
+    code = [
+        cell.source for cell, q in zip(submission.cells, attribution.cell_questions)
+        if cell.kind == "code" and q == question_id
+    ]
+    if submission.kind == "script":
+        lines = submission.text.splitlines()
+        code = [
+            "\n".join(lines[start - 1 : end])
+            for start, end, q in attribution.regions if q == question_id
+        ]
+        file_code = submission.text
+    else:
+        file_code = "\n".join(cell.source for cell in submission.cells if cell.kind == "code")
+    return replace(view, answer=attribution.answers.get(question_id, ""), code="\n".join(code),
+                   file_code=file_code)
+
+
+def _run_check(check: Check, view: QuestionEvidence) -> CheckResult:
+    outcome = check.evaluate(view)
+    passed = outcome.fraction >= 1.0
+    return CheckResult(
+        name=check.title, kind=check.kind, passed=passed,
+        score=round(check.points * outcome.fraction, 2), max_score=check.points,
+        feedback=check.on_pass if passed else check.on_fail, detail=outcome.detail, hidden=check.hidden,
+    )

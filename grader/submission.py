@@ -1,0 +1,216 @@
+"""Load a student's hand-in (a notebook or a script) into one shape: a list of cells.
+
+Students hand in notebooks, plain scripts, jupytext percent scripts and `nbconvert --to
+script` output. Everything downstream (attribution, execution) sees the same `Cell`s, with
+line numbers for scripts so that code can later be traced back to its question.
+A file that cannot be read raises `SubmissionError` with a one-line reason, so the batch
+records it and moves on.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+SUFFIXES = (".ipynb", ".py")
+
+
+class SubmissionError(Exception):
+    """A submission that cannot be loaded; the message is the one-line reason."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    index: int
+    kind: str  # "code", "markdown" or "raw"
+    source: str
+    line: int = 0  # first line in a script (1-based); 0 in a notebook
+    end_line: int = 0
+    hint: str | None = None  # question named by nbgrader/otter metadata or tags
+
+
+@dataclass(frozen=True)
+class Submission:
+    student: str
+    path: Path
+    kind: str  # "notebook" or "script"
+    cells: tuple[Cell, ...]
+    text: str  # the file's text (a script's code; a notebook's JSON)
+
+
+def discover(paths: list[Path]) -> list[tuple[str, Path]]:
+    """(student, file) pairs. A file is one submission; a directory holding a notebook or
+    script directly and no subdirectories is one student's; otherwise each file and each
+    subdirectory of it is a submission."""
+    found: list[tuple[str, Path]] = []
+    for path in paths:
+        if path.is_file():
+            found.append((path.stem, path))
+        elif path.is_dir():
+            entries = sorted(p for p in path.iterdir() if not p.name.startswith((".", "_")))
+            if any(p.is_dir() for p in entries):
+                for entry in entries:
+                    if entry.is_dir():
+                        found.append((entry.name, _pick_file(entry)))
+                    elif entry.suffix in SUFFIXES:
+                        found.append((entry.stem, entry))
+            else:
+                handins = [p for p in entries if p.suffix in SUFFIXES]
+                if len(handins) == 1:
+                    found.append((path.name, handins[0]))
+                else:
+                    found.extend((p.stem, p) for p in handins)
+        else:
+            raise SubmissionError(f"{path}: no such file or directory")
+    return _unique_students(found)
+
+
+def _pick_file(directory: Path) -> Path:
+    """The hand-in inside a student's directory; the directory itself when there is none,
+    so loading reports it."""
+    files = sorted(p for p in directory.rglob("*") if p.suffix in SUFFIXES and p.is_file()
+                   and not any(part.startswith(".") for part in p.relative_to(directory).parts))
+    notebooks = [p for p in files if p.suffix == ".ipynb"]
+    chosen = notebooks or files
+    return chosen[0] if len(chosen) == 1 else directory
+
+
+def _unique_students(found: list[tuple[str, Path]]) -> list[tuple[str, Path]]:
+    seen: dict[str, int] = {}
+    unique = []
+    for student, path in found:
+        seen[student] = seen.get(student, 0) + 1
+        unique.append((student if seen[student] == 1 else f"{student}{path.suffix}", path))
+    return unique
+
+
+def load(student: str, path: Path) -> Submission:
+    if path.is_dir():
+        files = [p.name for p in path.rglob("*") if p.suffix in SUFFIXES]
+        if not files:
+            raise SubmissionError(f"{path}: no .ipynb or .py file in this directory")
+        raise SubmissionError(f"{path}: several hand-ins, expected one: {', '.join(sorted(files))}")
+    if path.suffix not in SUFFIXES:
+        raise SubmissionError(f"{path}: not a notebook (.ipynb) or a script (.py)")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SubmissionError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise SubmissionError(f"{path}: cannot read: {exc.strerror}") from None
+    if path.suffix == ".ipynb":
+        return Submission(student, path, "notebook", _notebook_cells(path, text), text)
+    return Submission(student, path, "script", script_cells(text), text)
+
+
+def _notebook_cells(path: Path, text: str) -> tuple[Cell, ...]:
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SubmissionError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
+        raise SubmissionError(f"{path}: not a Jupyter notebook (no list of cells)")
+    try:
+        notebook = nbformat.reads(text, as_version=4)
+        nbformat.validate(notebook)
+    except Exception as exc:  # nbformat raises several unrelated types
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SubmissionError(f"{path}: not a valid notebook: {reason}") from None
+    cells = []
+    for index, cell in enumerate(notebook.cells):
+        cells.append(Cell(index, cell.cell_type, cell.source, hint=_metadata_hint(cell.metadata)))
+    return tuple(cells)
+
+
+_QUESTION_ID = re.compile(r"\bq(?:uestion)?[ _-]?(\d+)\b", re.IGNORECASE)
+
+
+def _metadata_hint(metadata: dict) -> str | None:
+    """The question nbgrader (grade_id), otter (name) or a tag assigns to a cell."""
+    candidates = [
+        str(metadata.get("nbgrader", {}).get("grade_id", "")),
+        str(metadata.get("otter", {}).get("name", "")),
+        *[str(tag) for tag in metadata.get("tags", [])],
+    ]
+    for candidate in candidates:
+        match = _QUESTION_ID.search(candidate)
+        if match:
+            return f"q{int(match.group(1))}"
+    return None
+
+
+_MARKER = re.compile(r"^#\s*(%%|In\[[ \d]*\]:)(.*)$")
+_PREAMBLE = re.compile(r"^#!|^#.*coding[:=]")
+
+
+def script_cells(text: str) -> tuple[Cell, ...]:
+    """Cut a script into cells: prose (column-0 comment paragraphs, jupytext markdown cells,
+    module-level strings) and code. The same rule reads plain, percent-format and nbconvert
+    scripts, since in all three a question's prose is comments and its code is code."""
+    lines = text.splitlines()
+    kinds: list[str] = []
+    prose: list[str] = []
+    for number, line in enumerate(lines, start=1):
+        marker = _MARKER.match(line)
+        if marker:
+            title = re.sub(r"^\s*\[\w+\]", "", marker.group(2)).strip()
+            kinds.append("markdown" if title else "blank")
+            prose.append(title)
+        elif number <= 2 and _PREAMBLE.match(line):
+            kinds.append("blank")
+            prose.append("")
+        elif line.startswith("#"):
+            kinds.append("markdown")
+            prose.append(re.sub(r"^#+ ?", "", line))
+        elif not line.strip():
+            kinds.append("blank")
+            prose.append("")
+        else:
+            kinds.append("code")
+            prose.append(line)
+    for start, end, string in _module_strings(text):
+        string_lines = string.splitlines() or [""]
+        for offset, number in enumerate(range(start, end + 1)):
+            kinds[number - 1] = "markdown"
+            prose[number - 1] = string_lines[offset] if offset < len(string_lines) else ""
+
+    cells: list[Cell] = []
+    current_kind, current_start, current_lines = None, 0, []
+    for number, (kind, content) in enumerate(zip(kinds, prose), start=1):
+        if kind == "blank":
+            if current_kind is not None:
+                current_lines.append(content)
+            continue
+        if kind != current_kind:
+            _close(cells, current_kind, current_start, current_lines)
+            current_kind, current_start, current_lines = kind, number, []
+        current_lines.append(content)
+    _close(cells, current_kind, current_start, current_lines)
+    return tuple(cells)
+
+
+def _close(cells: list[Cell], kind: str | None, start: int, lines: list[str]) -> None:
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if kind is None or not lines:
+        return
+    cells.append(Cell(len(cells), kind, "\n".join(lines), line=start, end_line=start + len(lines) - 1))
+
+
+def _module_strings(text: str) -> list[tuple[int, int, str]]:
+    """Module-level string statements: students often write their answers in a docstring."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return []
+    return [
+        (node.lineno, node.end_lineno or node.lineno, node.value.value)
+        for node in tree.body
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+    ]
