@@ -10,6 +10,7 @@ kernel that dies is restarted so grading goes on with the next cell.
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -56,33 +57,33 @@ async def _run(submission: Submission, units: list[Unit], timeout: float, work_d
         km = AsyncKernelManager(kernel_name="grader", kernel_spec_manager=_OwnInterpreter(),
                                 transport="ipc", ip=str(work_dir / "kernel"),
                                 connection_file=str(work_dir / "kernel.json"))
-        cell_nb = nbformat.v4.new_notebook()
-        client = NotebookClient(cell_nb, km=km, allow_errors=True, kernel_name="grader",
-                                startup_timeout=60, shutdown_kernel="immediate")
-        try:
-            async with client.async_setup_kernel(env=env, cwd=cwd):
-                await _silent(client, _SETUP)
-                while index < len(units):
-                    unit = units[index]
-                    index += 1
-                    left = budgets.setdefault(unit.question, timeout)
-                    if left <= 0:
-                        outcomes.append(UnitOutcome(unit.question, unit.label, "skipped"))
-                        continue
-                    started = time.monotonic()
-                    outcome = await _run_cell(client, km, unit, left)
-                    budgets[unit.question] = left - (time.monotonic() - started)
-                    outcomes.append(outcome)
-                    if outcome.status in ("died", "timeout") and not await km.is_alive():
-                        break
-        except (DeadKernelError, RuntimeError, TimeoutError) as exc:
-            if index < len(units) and not outcomes:
-                outcomes.extend(UnitOutcome(u.question, u.label, "not run", f"the kernel did not start: {exc}")
-                                for u in units[index:])
-                break
-        finally:
-            if km.has_kernel and km.provisioner is not None:
-                kill_descendants(km.provisioner.pid)
+        client = NotebookClient(nbformat.v4.new_notebook(), km=km, allow_errors=True,
+                                kernel_name="grader", startup_timeout=60, shutdown_kernel="immediate")
+        with open(work_dir / "kernel.log", "ab") as log:  # the kernel's own chatter, not evidence
+            try:
+                async with client.async_setup_kernel(env=env, cwd=cwd, stdout=log, stderr=log,
+                                                     stdin=subprocess.DEVNULL):
+                    await _silent(client, _SETUP)
+                    while index < len(units):
+                        unit = units[index]
+                        index += 1
+                        left = budgets.setdefault(unit.question, timeout)
+                        if left <= 0:
+                            outcomes.append(UnitOutcome(unit.question, unit.label, "skipped"))
+                            continue
+                        started = time.monotonic()
+                        outcome = await _run_cell(client, km, unit, left)
+                        budgets[unit.question] = left - (time.monotonic() - started)
+                        outcomes.append(outcome)
+                        if outcome.status in ("died", "timeout") and not await km.is_alive():
+                            break
+            except (DeadKernelError, CellTimeoutError, RuntimeError, TimeoutError) as exc:
+                reason = f"the kernel failed: {type(exc).__name__}: {exc}"
+                outcomes.extend(UnitOutcome(u.question, u.label, "not run", reason) for u in units[index:])
+                index = len(units)
+            finally:
+                if km.has_kernel and km.provisioner is not None:
+                    kill_descendants(km.provisioner.pid)
     return outcomes
 
 
@@ -93,11 +94,11 @@ async def _silent(client: NotebookClient, code: str) -> None:
 
 
 async def _run_cell(client: NotebookClient, km: AsyncKernelManager, unit: Unit, left: float) -> UnitOutcome:
-    await _silent(client, f"_grader_probe.set_question({unit.question!r})")
     cell = nbformat.v4.new_code_cell(unit.source)
     client.nb.cells = [cell]
     client.timeout = max(1, int(left + 0.999))
     try:
+        await _silent(client, f"_grader_probe.set_question({unit.question!r})")
         await client.async_execute_cell(cell, 0)
     except CellTimeoutError:
         await _stop_overrun(client, km)

@@ -44,27 +44,21 @@ class Submission:
 
 
 def discover(paths: list[Path]) -> list[tuple[str, Path]]:
-    """(student, file) pairs. A file is one submission; a directory holding a notebook or
-    script directly and no subdirectories is one student's; otherwise each file and each
-    subdirectory of it is a submission."""
+    """(student, file) pairs. A file is one submission. A directory is a class: each
+    notebook or script in it is a student's (named by the file), and so is each
+    subdirectory (named by the directory)."""
     found: list[tuple[str, Path]] = []
     for path in paths:
         if path.is_file():
             found.append((path.stem, path))
         elif path.is_dir():
-            entries = sorted(p for p in path.iterdir() if not p.name.startswith((".", "_")))
-            if any(p.is_dir() for p in entries):
-                for entry in entries:
-                    if entry.is_dir():
-                        found.append((entry.name, _pick_file(entry)))
-                    elif entry.suffix in SUFFIXES:
-                        found.append((entry.stem, entry))
-            else:
-                handins = [p for p in entries if p.suffix in SUFFIXES]
-                if len(handins) == 1:
-                    found.append((path.name, handins[0]))
-                else:
-                    found.extend((p.stem, p) for p in handins)
+            for entry in sorted(path.iterdir()):
+                if entry.name.startswith((".", "_")):
+                    continue
+                if entry.is_dir():
+                    found.append((entry.name, _pick_file(entry)))
+                elif entry.suffix in SUFFIXES:
+                    found.append((entry.stem, entry))
         else:
             raise SubmissionError(f"{path}: no such file or directory")
     return _unique_students(found)

@@ -1,0 +1,101 @@
+"""The `grader` command: `grade` for an instructor's batch, `check` for a student's self-check.
+
+Exit codes: 0 when the batch completed (whatever the students scored), 1 from `check` when
+points were missed, 2 when the arguments or the rubric are unusable (nothing was run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from grader.batch import grade_all, print_progress
+from grader.reports import feedback_md, grades_csv, results_json, table
+from grader.rubric import Rubric, RubricError, load_rubric
+from grader.submission import SubmissionError, discover
+
+DEFAULT_RUBRIC = Path(__file__).resolve().parent.parent / "rubrics" / "multiprocessing.yaml"
+DEFAULT_TIMEOUT = 30.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        rubric = load_rubric(args.rubric)
+    except RubricError as exc:
+        print(f"grader: error: {exc}", file=sys.stderr)
+        return 2
+    timeout = args.timeout or rubric.timeout or DEFAULT_TIMEOUT
+    if args.command == "grade":
+        return _grade(args, rubric, timeout)
+    return _check(args, rubric, timeout)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="grader", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    grade = commands.add_parser("grade", help="grade files and directories of submissions")
+    grade.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    grade.add_argument("--out", type=Path, default=Path("grading-results"), help="output directory (default: grading-results)")
+    grade.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1, help="submissions graded at once (default: one per CPU)")
+    check = commands.add_parser("check", help="self-check one submission; exit 0 only with full marks")
+    check.add_argument("file", type=Path, metavar="FILE")
+    for sub in (grade, check):
+        sub.add_argument("--rubric", type=Path, default=DEFAULT_RUBRIC, help="YAML rubric (default: the shipped one)")
+        sub.add_argument("--timeout", type=_positive_float, default=None, help=f"seconds per question (default: {DEFAULT_TIMEOUT:g})")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+def _grade(args: argparse.Namespace, rubric: Rubric, timeout: float) -> int:
+    try:
+        submissions = discover(args.paths)
+    except SubmissionError as exc:
+        print(f"grader: error: {exc}", file=sys.stderr)
+        return 2
+    if not submissions:
+        print(f"grader: error: no .ipynb or .py submissions in {', '.join(map(str, args.paths))}", file=sys.stderr)
+        return 2
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"grader: error: {args.out}: cannot create the output directory: {exc.strerror}", file=sys.stderr)
+        return 2
+    results = grade_all(submissions, rubric, timeout, args.jobs, on_result=print_progress)
+    results_json.write(results, rubric, args.out / "results.json")
+    grades_csv.write(results, rubric, args.out / "grades.csv")
+    for result in results:
+        feedback_md.write(result, rubric.assignment, args.out / "feedback")
+    print(table.render(results, rubric))
+    print(f"\nWrote {args.out / 'results.json'}, {args.out / 'grades.csv'} and {args.out / 'feedback'}/")
+    return 0
+
+
+def _check(args: argparse.Namespace, rubric: Rubric, timeout: float) -> int:
+    if not args.file.is_file():
+        print(f"grader: error: {args.file}: no such file", file=sys.stderr)
+        return 2
+    [result] = grade_all([(args.file.stem, args.file)], rubric, timeout, jobs=1)
+    print(feedback_md.render(result, rubric.assignment))
+    full = result.status == "graded" and result.score >= result.max_score
+    return 0 if full else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

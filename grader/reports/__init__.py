@@ -1,0 +1,1 @@
+"""One module per output format; each takes the graded results and writes or returns one thing."""

@@ -1,0 +1,46 @@
+"""Per-student feedback in Markdown: what passed, what failed and why, what to do about it.
+
+The same text is the student's self-check report on the terminal. Hidden checks show their
+score and the rubric's message, never the observed details.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from grader.scoring import SubmissionResult
+
+
+def render(result: SubmissionResult, assignment: str) -> str:
+    lines = [f"# {assignment}: feedback for {result.student}", ""]
+    if result.status == "error":
+        lines += [f"**Could not be graded:** {result.error}", "",
+                  f"Score: {result.score:g} / {result.max_score:g}", ""]
+        return "\n".join(lines)
+    lines += [f"**Score: {result.score:g} / {result.max_score:g}**", ""]
+    for question in result.questions:
+        lines += [f"## {question.id.upper()}: {question.score:g} / {question.max_score:g}", ""]
+        for note in question.notes:
+            lines.append(f"> {note}")
+        if question.notes:
+            lines.append("")
+        for check in question.checks:
+            mark = "PASS" if check.passed else ("PART" if check.score > 0 else "FAIL")
+            line = f"- [{mark}] {check.name} ({check.score:g}/{check.max_score:g})"
+            if check.hidden:
+                line += " (hidden check)"
+            if check.feedback:
+                line += f": {check.feedback}"
+            lines.append(line)
+            if not check.hidden and check.detail:
+                lines.append(f"  - Observed: {check.detail}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write(result: SubmissionResult, assignment: str, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in result.student) or "student"
+    path = directory / f"{safe}.md"
+    path.write_text(render(result, assignment), encoding="utf-8")
+    return path

@@ -1,0 +1,25 @@
+"""The short table a batch prints on the terminal."""
+
+from __future__ import annotations
+
+from grader.rubric import Rubric
+from grader.scoring import SubmissionResult
+
+
+def render(results: list[SubmissionResult], rubric: Rubric) -> str:
+    ids = [question.id for question in rubric.questions]
+    header = ["student", *ids, "total", "status"]
+    rows = [header]
+    for result in results:
+        scores = {question.id: question.score for question in result.questions}
+        rows.append([
+            result.student,
+            *[f"{scores[i]:g}" if i in scores else "-" for i in ids],
+            f"{result.score:g}/{result.max_score:g}",
+            result.status if result.status == "graded" else f"error: {result.error}",
+        ])
+    widths = [max(len(row[column]) for row in rows) for column in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1]
+        for row in rows
+    )
