@@ -175,10 +175,11 @@ class SeparateWriters(Check):
 
     def evaluate(self, evidence: QuestionEvidence) -> Outcome:
         children = {p.pid for p in evidence.children}
+        pids = {str(pid) for pid in evidence.processes}  # a printed PID is no chosen number
         printed: dict[int, set[str]] = {}
         parent_values: set[str] = set()
         for pid, text in evidence.output_by_process().items():
-            values = {v for line in text.splitlines() for v in _plain_numbers(line)}
+            values = {v for line in text.splitlines() for v in _plain_numbers(line)} - pids
             if pid in children:
                 printed[pid] = values
             else:

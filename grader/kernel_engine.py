@@ -50,8 +50,7 @@ async def _run(submission: Submission, units: list[Unit], timeout: float, work_d
     budgets: dict[str | None, float] = {}
     env = probe_environment(evidence_dir)
     cwd = str(submission.path.resolve().parent)
-    index = 0
-    while index < len(units):  # one pass per kernel; a kernel death starts the next pass
+    while len(outcomes) < len(units):  # one pass per kernel; a kernel death starts the next pass
         # Unix sockets instead of TCP: nothing listens on the network, and the kernel still
         # reaches the grader from inside a network namespace
         km = AsyncKernelManager(kernel_name="grader", kernel_spec_manager=_OwnInterpreter(),
@@ -62,29 +61,35 @@ async def _run(submission: Submission, units: list[Unit], timeout: float, work_d
         with open(work_dir / "kernel.log", "ab") as log:  # the kernel's own chatter, not evidence
             try:
                 async with client.async_setup_kernel(env=env, cwd=cwd, stdout=log, stderr=log,
-                                                     stdin=subprocess.DEVNULL):
-                    await _silent(client, _SETUP)
-                    while index < len(units):
-                        unit = units[index]
-                        index += 1
-                        left = budgets.setdefault(unit.question, timeout)
-                        if left <= 0:
-                            outcomes.append(UnitOutcome(unit.question, unit.label, "skipped"))
-                            continue
-                        started = time.monotonic()
-                        outcome = await _run_cell(client, km, unit, left)
-                        budgets[unit.question] = left - (time.monotonic() - started)
-                        outcomes.append(outcome)
-                        if outcome.status in ("died", "timeout") and not await km.is_alive():
-                            break
+                                                     stdin=subprocess.DEVNULL, cleanup_kc=True):
+                    try:
+                        await _run_units(client, km, units, budgets, timeout, outcomes)
+                    finally:  # before the kernel goes, or its orphans would escape the kill
+                        kill_descendants(km.provisioner.pid)
             except (DeadKernelError, CellTimeoutError, RuntimeError, TimeoutError) as exc:
                 reason = f"the kernel failed: {type(exc).__name__}: {exc}"
-                outcomes.extend(UnitOutcome(u.question, u.label, "not run", reason) for u in units[index:])
-                index = len(units)
-            finally:
-                if km.has_kernel and km.provisioner is not None:
-                    kill_descendants(km.provisioner.pid)
+                outcomes.extend(UnitOutcome(u.question, u.label, "not run", reason)
+                                for u in units[len(outcomes):])
     return outcomes
+
+
+async def _run_units(client: NotebookClient, km: AsyncKernelManager, units: list[Unit],
+                     budgets: dict[str | None, float], timeout: float,
+                     outcomes: list[UnitOutcome]) -> None:
+    """Run the units not run yet, one outcome each, until the end or until the kernel is gone."""
+    await _silent(client, _SETUP)
+    while len(outcomes) < len(units):
+        unit = units[len(outcomes)]
+        left = budgets.setdefault(unit.question, timeout)
+        if left <= 0:
+            outcomes.append(UnitOutcome(unit.question, unit.label, "skipped"))
+            continue
+        started = time.monotonic()
+        outcome = await _run_cell(client, km, unit, left)
+        budgets[unit.question] = left - (time.monotonic() - started)
+        outcomes.append(outcome)
+        if outcome.status in ("died", "timeout") and not await km.is_alive():
+            break
 
 
 async def _silent(client: NotebookClient, code: str) -> None:

@@ -178,7 +178,7 @@ def _conforms(value: object, hint: object) -> bool:
 def _describe(hint: object) -> str:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (list, tuple):
-        return f"a list of {_describe(args[0])}s"
+        return f"a list of ({_describe(args[0])})"
     if args:
         return " or ".join(_describe(arg) for arg in args if arg is not type(None))
     return {float: "a number", int: "a whole number", str: "a string", bool: "true or false",

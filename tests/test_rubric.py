@@ -1,0 +1,87 @@
+"""Rubric validation: mistakes are caught with file, line and key, before student code runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from grader.checks import CHECK_KINDS
+from grader.cli import DEFAULT_RUBRIC, main
+from grader.rubric import RubricError, load_rubric
+from tests.conftest import write_notebook
+
+GOOD = """\
+assignment: Tiny
+questions:
+  - id: q1
+    prompt: Say something.
+    points: 2
+    checks:
+      - kind: concepts
+        points: 2
+        groups: [[process]]
+"""
+
+
+def write(tmp_path, text):
+    path = tmp_path / "rubric.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_shipped_rubric_loads_with_six_questions():
+    rubric = load_rubric(DEFAULT_RUBRIC)
+    assert [q.id for q in rubric.questions] == ["q1", "q2", "q3", "q4", "q5", "q6"]
+    assert rubric.max_score == 100
+    assert any(check.hidden for q in rubric.questions for check in q.checks)
+
+
+def test_every_check_kind_is_registered():
+    assert set(CHECK_KINDS) == {"concepts", "processes", "real_pids", "separate_writers", "value",
+                                "ran_cleanly", "code"}
+
+
+@pytest.mark.parametrize(
+    "change,line,words",
+    [
+        (("groups: [[process]]", "groups: [[process]]\n        pointz: 3"), 10, ["unknown key 'pointz'"]),
+        (("points: 2\n        groups", "points: two\n        groups"), 8, ["points", "expected a number", "'two'"]),
+        (("kind: concepts", "kind: vibes"), 7, ["unknown check kind 'vibes'", "concepts"]),
+        (("assignment: Tiny", "assignment: Tiny\nextra: 1"), 2, ["unknown key 'extra'"]),
+        (("groups: [[process]]", "groups: process"), 9, ["groups", "a list of (a list of (a string))"]),
+        (("    points: 2\n    checks", "    points: 5\n    checks"), 5, ["points is 5 but its checks add up to 2"]),
+        (("groups: [[process]]", "groups: [[process]]\n        hidden: maybe"), 10, ["hidden", "true or false"]),
+        (("      - kind: concepts\n", "      - name: x\n"), 7, ["missing key 'kind'"]),
+    ],
+)
+def test_rubric_errors_name_file_line_and_key(tmp_path, change, line, words):
+    old, new = change
+    assert old in GOOD
+    path = write(tmp_path, GOOD.replace(old, new, 1))
+    with pytest.raises(RubricError) as error:
+        load_rubric(path)
+    message = str(error.value)
+    assert message.startswith(f"{path}:{line}:"), message
+    for word in words:
+        assert word in message
+
+
+def test_invalid_yaml(tmp_path):
+    path = write(tmp_path, "assignment: [unclosed\n")
+    with pytest.raises(RubricError, match=r"rubric\.yaml:\d+: not valid YAML"):
+        load_rubric(path)
+
+
+def test_check_parameters_are_validated_by_the_check_class(tmp_path):
+    path = write(tmp_path, GOOD.replace("groups: [[process]]", "groups: [[process]]\n        full_marks_at: 5"))
+    with pytest.raises(RubricError, match="full_marks_at is 5 but there are 1 groups"):
+        load_rubric(path)
+
+
+def test_bad_rubric_exits_2_before_any_student_code_runs(tmp_path, capsys):
+    marker = tmp_path / "ran.txt"
+    write_notebook(tmp_path / "s.ipynb", [("code", f"open({str(marker)!r}, 'w').write('ran')")])
+    bad = write(tmp_path, GOOD.replace("kind: concepts", "kind: vibes"))
+    assert main(["grade", str(tmp_path / "s.ipynb"), "--rubric", str(bad), "--out", str(tmp_path / "out")]) == 2
+    assert "unknown check kind 'vibes'" in capsys.readouterr().err
+    assert not marker.exists()
+    assert not (tmp_path / "out").exists()
