@@ -119,7 +119,7 @@ class Processes(Check):
         pids = [p.pid for p in children]
         listed = ", ".join(f"{p.name} (PID {p.pid})" for p in children[:8])
         count = f"{len(children)} child process{'es' if len(children) != 1 else ''}"
-        if len(set(pids)) != len(pids) or evidence.root_pid in pids:
+        if len(set(pids)) != len(pids) or evidence.roots & set(pids):
             return Outcome(0.0, f"child PIDs are not distinct from each other and the parent: {pids}")
         if len(children) < self.min:
             threads = [w for w in evidence.writes if not w.main_thread]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -64,7 +64,7 @@ class Task:
 
 @dataclass(frozen=True)
 class Evidence:
-    root_pid: int | None
+    roots: frozenset[int]  # the kernel or script process (several if the kernel was restarted)
     processes: dict[int, Process]
     writes: tuple[Write, ...]
     tasks: tuple[Task, ...]
@@ -73,12 +73,12 @@ class Evidence:
     def for_question(self, question: str) -> "QuestionEvidence":
         children = tuple(
             p for p in self.processes.values()
-            if p.question == question and p.pid != self.root_pid and not p.is_helper
+            if p.question == question and p.pid not in self.roots and not p.is_helper
         )
         writes = tuple(w for w in self.writes if w.question == question)
         return QuestionEvidence(
             question=question,
-            root_pid=self.root_pid,
+            roots=self.roots,
             processes=self.processes,
             children=children,
             writes=writes,
@@ -90,7 +90,7 @@ class Evidence:
 @dataclass(frozen=True)
 class QuestionEvidence:
     question: str
-    root_pid: int | None
+    roots: frozenset[int]
     processes: dict[int, Process]  # every process of the run, for looking up PIDs
     children: tuple[Process, ...]  # processes the question's code created
     writes: tuple[Write, ...]  # what the question's code printed, in order, by any process
@@ -132,14 +132,14 @@ def read_evidence(directory: Path, units: tuple[UnitOutcome, ...]) -> Evidence:
     facts: dict[int, dict] = defaultdict(lambda: {"stdout": [], "stderr": []})
     started_in: dict[int, str | None] = {}  # child PID -> question, as seen by its creator
     writes, tasks = [], []
-    root_pid = None
+    roots: set[int] = set()
     for event in events:
         pid, kind = event["pid"], event["k"]
         fact = facts[pid]
         if kind == "proc":
             fact.update(ppid=event.get("ppid", 0), how=event.get("how", "exec"), q=event.get("q"))
-            if event.get("how") == "root" and root_pid is None:
-                root_pid = pid
+            if event.get("how") == "root":
+                roots.add(pid)
         elif kind == "child":
             started_in[event.get("child")] = event.get("q")
         elif kind == "mp":
@@ -158,7 +158,7 @@ def read_evidence(directory: Path, units: tuple[UnitOutcome, ...]) -> Evidence:
     for pid, fact in facts.items():
         if "how" not in fact:
             continue  # events from a process whose start was never reported
-        question = started_in.get(pid, fact.get("q")) if pid != root_pid else None
+        question = started_in.get(pid, fact.get("q")) if pid not in roots else None
         processes[pid] = Process(
             pid=pid, ppid=fact["ppid"], how=fact["how"], question=question,
             name=fact.get("name"), creator=fact.get("creator"),
@@ -169,12 +169,12 @@ def read_evidence(directory: Path, units: tuple[UnitOutcome, ...]) -> Evidence:
     def question_of(event: dict) -> str | None:
         """A child's events belong to its process's question; the root's to the running code."""
         process = processes.get(event["pid"])
-        if process is None or event["pid"] == root_pid:
+        if process is None or event["pid"] in roots:
             return event.get("q")
         return process.question
 
     return Evidence(
-        root_pid=root_pid,
+        roots=frozenset(roots),
         processes=processes,
         writes=tuple(
             Write(e["pid"], e.get("stream", "stdout"), str(e.get("text", "")), question_of(e), bool(e.get("thread", True)))

@@ -1,0 +1,124 @@
+"""Execution under observation: time-outs kill the tree, a dead kernel is restarted, the
+kernel is always the grader's own interpreter, and every start method is observed."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from tests.conftest import EXAMPLES, check, grade_path, scores, write_notebook
+
+MODEL = json.loads((EXAMPLES / "model_solution.ipynb").read_text())
+Q6_MODEL = "".join(MODEL["cells"][-1]["source"])
+Q5_MODEL = "".join(MODEL["cells"][-3]["source"])
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_timeout_kills_the_whole_tree_and_grading_goes_on(tmp_path, rubric):
+    pids = tmp_path / "pids"
+    hang = f'''import multiprocessing, os, time
+
+def grandchild():
+    open({str(pids)!r}, "a").write(f"{{os.getpid()}}\\n")
+    time.sleep(600)
+
+def child():
+    open({str(pids)!r}, "a").write(f"{{os.getpid()}}\\n")
+    multiprocessing.Process(target=grandchild).start()
+    time.sleep(600)
+
+if __name__ == "__main__":
+    p = multiprocessing.Process(target=child)
+    p.start()
+    p.join()
+'''
+    path = write_notebook(tmp_path / "hang.ipynb", [("md", "Q5."), ("code", hang), ("md", "Q6."), ("code", Q6_MODEL)])
+    started = time.monotonic()
+    result = grade_path(path, rubric, timeout=2)
+    elapsed = time.monotonic() - started
+    assert elapsed < 15
+    [q5] = [q for q in result.questions if q.id == "q5"]
+    assert any("time limit" in note for note in q5.notes)
+    assert "time limit" in check(result, "q5", "runs without errors").detail
+    assert scores(result)["q6"] == 25
+    recorded = [int(line) for line in pids.read_text().split()]
+    assert len(recorded) == 2
+    time.sleep(0.2)
+    assert not [pid for pid in recorded if alive(pid)]
+
+
+def test_dead_kernel_is_restarted_and_later_cells_are_graded(tmp_path, rubric):
+    path = write_notebook(tmp_path / "die.ipynb", [
+        ("md", "Q3."), ("code", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
+        ("md", "Q5."), ("code", Q5_MODEL), ("md", "Q6."), ("code", Q6_MODEL),
+    ])
+    result = grade_path(path, rubric, timeout=10)
+    got = scores(result)
+    assert got["q3"] == 0
+    assert "kernel" in check(result, "q3", "runs without errors").detail
+    assert got["q5"] == 25 and got["q6"] == 25
+
+
+def test_a_python3_kernelspec_elsewhere_changes_nothing(tmp_path, rubric, monkeypatch):
+    spec = tmp_path / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({"argv": ["/bin/false", "{connection_file}"],
+                                                  "display_name": "broken", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    result = grade_path(EXAMPLES / "model_solution.ipynb", rubric)
+    assert result.score == 100
+
+
+def test_script_question_that_hangs_is_stopped_and_the_next_one_runs(tmp_path, rubric):
+    text = (EXAMPLES / "functions_with_main_block.py").read_text()
+    text = text.replace("    return x * x", "    while True:\n        pass")
+    path = tmp_path / "hangs.py"
+    path.write_text(text)
+    started = time.monotonic()
+    result = grade_path(path, rubric, timeout=2)
+    assert time.monotonic() - started < 15
+    got = scores(result)
+    assert got["q3"] == 20 and got["q6"] == 25
+    assert got["q5"] == 3
+    assert "time limit" in check(result, "q5", "runs without errors").detail
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_children_made_by_spawn_and_forkserver_are_observed(tmp_path, rubric, method):
+    text = (EXAMPLES / "functions_with_main_block.py").read_text()
+    text = text.replace('if __name__ == "__main__":\n', f'if __name__ == "__main__":\n    multiprocessing.set_start_method({method!r})\n')
+    path = tmp_path / f"{method}.py"
+    path.write_text(text)
+    result = grade_path(path, rubric, timeout=20)
+    assert scores(result) == {"q1": 10, "q2": 10, "q3": 20, "q4": 10, "q5": 25, "q6": 25}
+
+
+def test_a_script_that_exits_early_leaves_later_questions_unrun(tmp_path, rubric):
+    text = (EXAMPLES / "functions_with_main_block.py").read_text().replace("    q5()\n", "    q5()\n    os._exit(3)\n")
+    path = tmp_path / "exits.py"
+    path.write_text(text)
+    result = grade_path(path, rubric)
+    got = scores(result)
+    assert got["q3"] == 20 and got["q5"] == 25
+    assert got["q6"] == 0
+    assert "not run" in check(result, "q6", "runs without errors").detail
+
+
+def test_evidence_comes_from_the_probe_not_from_printed_text(tmp_path, rubric):
+    fake = '''print("Process ID: 4242 - Number: 1")
+print("Process ID: 4243 - Number: 2")
+print("Process ID: 4244 - Number: 3")
+print("Process ID: 4245 - Number: 4")
+'''
+    path = write_notebook(tmp_path / "fake.ipynb", [("md", "Q6."), ("code", fake)])
+    assert scores(grade_path(path, rubric))["q6"] == 5  # only "runs cleanly"
