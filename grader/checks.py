@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from grader.evidence import Process, QuestionEvidence
+from grader.syntax import is_main_guard
 
 CHECK_KINDS: dict[str, type["Check"]] = {}
 
@@ -445,18 +446,9 @@ def _dotted(node: ast.AST) -> str:
     return ""
 
 
-def _is_main_guard(node: ast.AST) -> bool:
-    if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):
-        return False
-    parts = [node.test.left, *node.test.comparators]
-    return any(isinstance(p, ast.Name) and p.id == "__name__" for p in parts) and any(
-        isinstance(p, ast.Constant) and p.value == "__main__" for p in parts
-    )
-
-
 def _guarded(tree: ast.Module, file_code: str) -> bool:
     """The question's code has its own guard, or a guard elsewhere in the file calls it."""
-    if any(_is_main_guard(node) for node in tree.body):
+    if any(is_main_guard(node) for node in tree.body):
         return True
     defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
     try:
@@ -464,5 +456,5 @@ def _guarded(tree: ast.Module, file_code: str) -> bool:
     except SyntaxError:
         return False
     return any(
-        _is_main_guard(node) and defined & _called_names(node) for node in whole.body
+        is_main_guard(node) and defined & _called_names(node) for node in whole.body
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 import json
 import os
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 from grader.attribution import Attribution
 from grader.evidence import Evidence, read_evidence
 from grader.submission import Submission
+from grader.syntax import is_main_guard
 
 PROBE_DIR = Path(__file__).parent / "probe"
 
@@ -63,7 +63,7 @@ def script_units(submission: Submission, attribution: Attribution) -> list[Unit]
     }
     units = []
     for node in tree.body:
-        if _is_main_guard(node) and not node.orelse:
+        if is_main_guard(node) and not node.orelse:
             for inner in node.body:
                 units.append(_statement_unit(inner, region_of, functions, indented=True))
         elif not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):
@@ -99,15 +99,6 @@ def _units_by_cell(submission: Submission, region_of) -> list[Unit]:
     return units
 
 
-def _is_main_guard(node: ast.stmt) -> bool:
-    if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):
-        return False
-    parts = [node.test.left, *node.test.comparators]
-    return any(isinstance(p, ast.Name) and p.id == "__name__" for p in parts) and any(
-        isinstance(p, ast.Constant) and p.value == "__main__" for p in parts
-    )
-
-
 def probe_environment(evidence_dir: Path, regions_file: Path | None = None) -> dict[str, str]:
     """The environment of a run's root process: the probe on the path, reporting to
     `evidence_dir`; nothing of the grader's own virtualenv activation leaks in."""
@@ -141,5 +132,3 @@ def execute(submission: Submission, attribution: Attribution, timeout: float) ->
             outcomes = script_engine.run(submission, units, timeout, work_dir, evidence_dir, regions_file)
         return read_evidence(evidence_dir, tuple(outcomes))
 
-
-PYTHON = sys.executable

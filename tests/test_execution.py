@@ -4,7 +4,6 @@ kernel is always the grader's own interpreter, and every start method is observe
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import pytest
