@@ -13,20 +13,22 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from grader.rubric import Rubric
+from grader.sandbox import Limits
 from grader.scoring import SubmissionResult, grade
 
 
 def grade_all(
     submissions: list[tuple[str, Path]],
     rubric: Rubric,
-    timeout: float,
+    limits: Limits,
     jobs: int,
     on_result: Callable[[SubmissionResult, int, int], None] | None = None,
+    protect: tuple[Path, ...] = (),
 ) -> list[SubmissionResult]:
     results: list[SubmissionResult | None] = [None] * len(submissions)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {
-            pool.submit(grade, student, path, rubric, timeout): index
+            pool.submit(grade, student, path, rubric, limits, protect): index
             for index, (student, path) in enumerate(submissions)
         }
         done = 0

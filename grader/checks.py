@@ -118,9 +118,10 @@ class Processes(Check):
     def evaluate(self, evidence: QuestionEvidence) -> Outcome:
         children = _mp_children(evidence)
         pids = [p.pid for p in children]
+        root_pids = {evidence.processes[key].pid for key in evidence.roots if key in evidence.processes}
         listed = ", ".join(f"{p.name} (PID {p.pid})" for p in children[:8])
         count = f"{len(children)} child process{'es' if len(children) != 1 else ''}"
-        if len(set(pids)) != len(pids) or evidence.roots & set(pids):
+        if len(set(pids)) != len(pids) or root_pids & set(pids):
             return Outcome(0.0, f"child PIDs are not distinct from each other and the parent: {pids}")
         if len(children) < self.min:
             threads = [w for w in evidence.writes if not w.main_thread]
@@ -142,14 +143,15 @@ class RealPids(Check):
 
     def evaluate(self, evidence: QuestionEvidence) -> Outcome:
         claims = 0
-        for pid, line in evidence.output_lines():
+        for key, line in evidence.output_lines():
             for match in _PID_CLAIM.finditer(line):
                 claims += 1
                 claimed = int(match.group(1))
-                if claimed not in _related_pids(evidence, pid):
+                if claimed not in _related_pids(evidence, key):
                     return Outcome(
                         0.0,
-                        f"printed {line.strip()!r}, but the process that printed it has PID {pid}"
+                        f"printed {line.strip()!r}, but the process that printed it has PID"
+                        f" {evidence.processes[key].pid if key in evidence.processes else '?'}"
                         f" and no process it is related to has PID {claimed}",
                     )
         if claims == 0 and self.require_printed:
@@ -157,12 +159,16 @@ class RealPids(Check):
         return Outcome(1.0, f"all {claims} printed PID(s) match the processes that printed them")
 
 
-def _related_pids(evidence: QuestionEvidence, pid: int) -> set[int]:
-    process = evidence.processes.get(pid)
-    related = {pid}
-    if process is not None:
-        related.update({process.ppid, process.creator or 0})
-    related.update(p.pid for p in evidence.processes.values() if p.ppid == pid or p.creator == pid)
+def _related_pids(evidence: QuestionEvidence, key: str) -> set[int]:
+    """The PIDs a process may truthfully print: its own, its parent's, its children's
+    (within its own PID namespace)."""
+    process = evidence.processes.get(key)
+    if process is None:
+        return set()
+    namespace = key.rsplit("/", 1)[0]
+    same = [p for p in evidence.processes.values() if p.key.rsplit("/", 1)[0] == namespace]
+    related = {process.pid, process.ppid, process.creator or 0}
+    related.update(p.pid for p in same if p.ppid == process.pid or p.creator == process.pid)
     return related
 
 
@@ -175,21 +181,25 @@ class SeparateWriters(Check):
     count: int
 
     def evaluate(self, evidence: QuestionEvidence) -> Outcome:
-        children = {p.pid for p in evidence.children}
-        pids = {str(pid) for pid in evidence.processes}  # a printed PID is no chosen number
-        printed: dict[int, set[str]] = {}
+        children = {p.key for p in evidence.children}
+        printed: dict[str, set[str]] = {}
         parent_values: set[str] = set()
-        for pid, text in evidence.output_by_process().items():
-            values = {v for line in text.splitlines() for v in _plain_numbers(line)} - pids
-            if pid in children:
-                printed[pid] = values
+        for key, text in evidence.output_by_process().items():
+            process = evidence.processes.get(key)
+            own_pid = process.pid if process else None
+            values = {v for line in text.splitlines() for v in _plain_numbers(line, own_pid)}
+            if key in children:
+                printed[key] = values
             else:
                 parent_values |= values
         pairs = _distinct_representatives(printed)
         if len(pairs) >= self.count:
-            shown = ", ".join(f"PID {pid} printed {value}" for pid, value in sorted(pairs.items())[: self.count])
-            return Outcome(1.0, f"{shown}")
-        writers = len([pid for pid, values in printed.items() if values])
+            shown = ", ".join(
+                f"PID {evidence.processes[key].pid} printed {value}"
+                for key, value in sorted(pairs.items(), key=lambda item: evidence.processes[item[0]].pid)[: self.count]
+            )
+            return Outcome(1.0, shown)
+        writers = len([key for key, values in printed.items() if values])
         detail = (
             f"found {len(pairs)} different number(s) printed by {writers} different child process(es);"
             f" expected {self.count}, each printed by its own process"
@@ -201,29 +211,32 @@ class SeparateWriters(Check):
         return Outcome(0.0, detail)
 
 
-def _plain_numbers(line: str) -> list[str]:
-    """Numbers in a line, leaving out printed PIDs."""
+def _plain_numbers(line: str, own_pid: int | None = None) -> list[str]:
+    """Numbers in a line, leaving out printed PIDs: those after a label ("PID 12"), and the
+    writer's own PID unless it is the line's only number ("[15] my number is 3")."""
     claimed = {m.start(1) for m in _PID_CLAIM.finditer(line)}
-    return [m.group(0).lstrip("+") for m in _NUMBER.finditer(line) if m.start() not in claimed]
+    numbers = [m.group(0).lstrip("+") for m in _NUMBER.finditer(line) if m.start() not in claimed]
+    others = [n for n in numbers if n != str(own_pid)]
+    return others or numbers
 
 
-def _distinct_representatives(options: dict[int, set[str]]) -> dict[int, str]:
+def _distinct_representatives(options: dict[str, set[str]]) -> dict[str, str]:
     """Match processes to values so that each process gets a different value (augmenting paths)."""
-    owner: dict[str, int] = {}
+    owner: dict[str, str] = {}
 
-    def assign(pid: int, seen: set[str]) -> bool:
-        for value in sorted(options[pid]):
+    def assign(key: str, seen: set[str]) -> bool:
+        for value in sorted(options[key]):
             if value in seen:
                 continue
             seen.add(value)
             if value not in owner or assign(owner[value], seen):
-                owner[value] = pid
+                owner[value] = key
                 return True
         return False
 
-    for pid in options:
-        assign(pid, set())
-    return {pid: value for value, pid in owner.items()}
+    for key in options:
+        assign(key, set())
+    return {key: value for value, key in owner.items()}
 
 
 # --- values ---------------------------------------------------------------------------------
@@ -323,10 +336,10 @@ def _literal(text: str) -> object:
 
 def _not_from_pool(evidence: QuestionEvidence, expected: object) -> str | None:
     """None when pool workers returned every expected element, else why not."""
-    workers = {p.pid for p in evidence.processes.values() if p.pool_worker}
+    workers = {p.key for p in evidence.processes.values() if p.pool_worker}
     returned = Counter(
         repr(_normalise(_literal(value)))
-        for task in evidence.tasks if task.pid in workers for value in task.values
+        for task in evidence.tasks if task.key in workers for value in task.values
     )
     wanted = Counter(repr(v) for v in (_normalise(expected) if isinstance(expected, list) else [expected]))
     if not workers:

@@ -1,5 +1,6 @@
 """The `grader` command: `grade` for an instructor's batch, `check` for a student's self-check.
 
+`doctor` says which protections against student code this machine allows.
 Exit codes: 0 when the batch completed (whatever the students scored), 1 from `check` when
 points were missed, 2 when the arguments or the rubric are unusable (nothing was run).
 """
@@ -9,29 +10,35 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+from grader import doctor
 from grader.batch import grade_all, print_progress
 from grader.reports import feedback_md, grades_csv, results_json, table
 from grader.rubric import Rubric, RubricError, load_rubric
+from grader.sandbox import LIMIT_NAMES, Limits, format_size, parse_size
 from grader.submission import SubmissionError, discover
 
 DEFAULT_RUBRIC = Path(__file__).resolve().parent.parent / "rubrics" / "multiprocessing.yaml"
-DEFAULT_TIMEOUT = 30.0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "doctor":
+        print(doctor.report())
+        return 0
     try:
         rubric = load_rubric(args.rubric)
     except RubricError as exc:
         print(f"grader: error: {exc}", file=sys.stderr)
         return 2
-    timeout = args.timeout or rubric.timeout or DEFAULT_TIMEOUT
+    chosen = {name: getattr(args, name) for name in LIMIT_NAMES if getattr(args, name) is not None}
+    limits = replace(Limits(), **{**rubric.limits, **chosen})
     if args.command == "grade":
-        return _grade(args, rubric, timeout)
-    return _check(args, rubric, timeout)
+        return _grade(args, rubric, limits)
+    return _check(args, rubric, limits)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,10 +50,27 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1, help="submissions graded at once (default: one per CPU)")
     check = commands.add_parser("check", help="self-check one submission; exit 0 only with full marks")
     check.add_argument("file", type=Path, metavar="FILE")
+    commands.add_parser("doctor", help="say which protections against student code work on this machine")
+    defaults = Limits()
     for sub in (grade, check):
         sub.add_argument("--rubric", type=Path, default=DEFAULT_RUBRIC, help="YAML rubric (default: the shipped one)")
-        sub.add_argument("--timeout", type=_positive_float, default=None, help=f"seconds per question (default: {DEFAULT_TIMEOUT:g})")
+        limits = sub.add_argument_group("limits (default: the rubric's, else these)")
+        limits.add_argument("--timeout", type=_positive_float, help=f"wall seconds per question ({defaults.timeout:g})")
+        limits.add_argument("--submission-timeout", type=_positive_float, help=f"wall seconds per submission ({defaults.submission_timeout:g})")
+        limits.add_argument("--memory", type=_size, help=f"memory per process ({format_size(defaults.memory)})")
+        limits.add_argument("--memory-total", type=_size, help=f"memory of all processes together ({format_size(defaults.memory_total)})")
+        limits.add_argument("--processes", type=_positive_int, help=f"processes alive at once ({defaults.processes})")
+        limits.add_argument("--output-limit", dest="output", type=_size, help=f"output kept per question ({format_size(defaults.output)})")
+        limits.add_argument("--cpu-time", type=_positive_float, help=f"CPU seconds per process ({defaults.cpu_time:g})")
+        limits.add_argument("--file-size", type=_size, help=f"largest file written ({format_size(defaults.file_size)})")
     return parser
+
+
+def _size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive_int(text: str) -> int:
@@ -63,7 +87,7 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _grade(args: argparse.Namespace, rubric: Rubric, timeout: float) -> int:
+def _grade(args: argparse.Namespace, rubric: Rubric, limits: Limits) -> int:
     try:
         submissions = discover(args.paths)
     except SubmissionError as exc:
@@ -77,7 +101,7 @@ def _grade(args: argparse.Namespace, rubric: Rubric, timeout: float) -> int:
     except OSError as exc:
         print(f"grader: error: {args.out}: cannot create the output directory: {exc.strerror}", file=sys.stderr)
         return 2
-    results = grade_all(submissions, rubric, timeout, args.jobs, on_result=print_progress)
+    results = grade_all(submissions, rubric, limits, args.jobs, on_result=print_progress, protect=(args.out,))
     results_json.write(results, rubric, args.out / "results.json")
     grades_csv.write(results, rubric, args.out / "grades.csv")
     for result in results:
@@ -87,11 +111,11 @@ def _grade(args: argparse.Namespace, rubric: Rubric, timeout: float) -> int:
     return 0
 
 
-def _check(args: argparse.Namespace, rubric: Rubric, timeout: float) -> int:
+def _check(args: argparse.Namespace, rubric: Rubric, limits: Limits) -> int:
     if not args.file.is_file():
         print(f"grader: error: {args.file}: no such file", file=sys.stderr)
         return 2
-    [result] = grade_all([(args.file.stem, args.file)], rubric, timeout, jobs=1)
+    [result] = grade_all([(args.file.stem, args.file)], rubric, limits, jobs=1)
     print(feedback_md.render(result, rubric.assignment))
     full = result.status == "graded" and result.score >= result.max_score
     return 0 if full else 1

@@ -27,7 +27,8 @@ class UnitOutcome:
 
 @dataclass(frozen=True)
 class Process:
-    pid: int
+    key: str  # unique in the run: PID namespace and PID (PIDs repeat after a kernel restart)
+    pid: int  # as the process itself saw it, and as it would print it
     ppid: int
     how: str  # root | fork | spawn | forkserver | helper | exec
     question: str | None
@@ -46,7 +47,7 @@ class Process:
 
 @dataclass(frozen=True)
 class Write:
-    pid: int
+    key: str  # the writing process
     stream: str
     text: str
     question: str | None
@@ -57,31 +58,32 @@ class Write:
 class Task:
     """Values a pool worker really computed and sent back."""
 
-    pid: int
+    key: str
     question: str | None
     values: tuple[str, ...]  # repr() of each result
 
 
 @dataclass(frozen=True)
 class Evidence:
-    roots: frozenset[int]  # the kernel or script process (several if the kernel was restarted)
-    processes: dict[int, Process]
+    roots: frozenset[str]  # the kernel or script process (several if the kernel was restarted)
+    processes: dict[str, Process]
     writes: tuple[Write, ...]
     tasks: tuple[Task, ...]
     units: tuple[UnitOutcome, ...]
+    cut: tuple[tuple[str | None, str], ...] = ()  # (question, process) whose output was cut
+    limits_hit: tuple[str, ...] = ()  # limits of the whole run that were reached (cgroups)
 
     def for_question(self, question: str) -> "QuestionEvidence":
         children = tuple(
             p for p in self.processes.values()
-            if p.question == question and p.pid not in self.roots and not p.is_helper
+            if p.question == question and p.key not in self.roots and not p.is_helper
         )
-        writes = tuple(w for w in self.writes if w.question == question)
         return QuestionEvidence(
             question=question,
             roots=self.roots,
             processes=self.processes,
             children=children,
-            writes=writes,
+            writes=tuple(w for w in self.writes if w.question == question),
             tasks=tuple(t for t in self.tasks if t.question == question),
             units=tuple(u for u in self.units if u.question == question),
         )
@@ -90,8 +92,8 @@ class Evidence:
 @dataclass(frozen=True)
 class QuestionEvidence:
     question: str
-    roots: frozenset[int]
-    processes: dict[int, Process]  # every process of the run, for looking up PIDs
+    roots: frozenset[str]
+    processes: dict[str, Process]  # every process of the run, for looking up PIDs
     children: tuple[Process, ...]  # processes the question's code created
     writes: tuple[Write, ...]  # what the question's code printed, in order, by any process
     tasks: tuple[Task, ...]
@@ -100,48 +102,59 @@ class QuestionEvidence:
     code: str = ""  # the question's own code
     file_code: str = ""  # all the submission's code, for facts that span questions
 
-    def output_by_process(self, stream: str = "stdout") -> dict[int, str]:
-        texts: dict[int, list[str]] = defaultdict(list)
+    def output_by_process(self, stream: str = "stdout") -> dict[str, str]:
+        texts: dict[str, list[str]] = defaultdict(list)
         for write in self.writes:
             if write.stream == stream:
-                texts[write.pid].append(write.text)
-        return {pid: "".join(parts) for pid, parts in texts.items()}
+                texts[write.key].append(write.text)
+        return {key: "".join(parts) for key, parts in texts.items()}
 
-    def output_lines(self) -> list[tuple[int, str]]:
-        """(pid, line) for every stdout line of the question, each process's lines in order."""
+    def output_lines(self) -> list[tuple[str, str]]:
+        """(process, line) for every stdout line of the question, each process's lines in order."""
         return [
-            (pid, line)
-            for pid, text in self.output_by_process().items()
+            (key, line)
+            for key, text in self.output_by_process().items()
             for line in text.splitlines()
         ]
 
 
-def read_evidence(directory: Path, units: tuple[UnitOutcome, ...]) -> Evidence:
+def _events(directory: Path) -> list[dict]:
+    """Every event, each with the key of its process (one file per process)."""
     events: list[dict] = []
     for path in sorted(directory.glob("*.jsonl")):
+        namespace = ""
         with path.open(encoding="utf-8", errors="replace") as handle:
             for line in handle:
                 try:
                     event = json.loads(line)
                 except json.JSONDecodeError:
                     continue  # a process killed mid-write leaves a torn last line
-                if isinstance(event, dict) and "k" in event and "pid" in event:
-                    events.append(event)
+                if not (isinstance(event, dict) and "k" in event and isinstance(event.get("pid"), int)):
+                    continue
+                if event["k"] == "proc":
+                    namespace = str(event.get("ns", ""))
+                event["key"] = f"{namespace}/{event['pid']}"
+                if event["k"] == "child":
+                    event["child_key"] = f"{namespace}/{event.get('child')}"
+                events.append(event)
     events.sort(key=lambda event: event.get("t", 0))
+    return events
 
-    facts: dict[int, dict] = defaultdict(lambda: {"stdout": [], "stderr": []})
-    started_in: dict[int, str | None] = {}  # child PID -> question, as seen by its creator
-    writes, tasks = [], []
-    roots: set[int] = set()
-    for event in events:
-        pid, kind = event["pid"], event["k"]
-        fact = facts[pid]
+
+def read_evidence(directory: Path, units: tuple[UnitOutcome, ...], limits_hit: tuple[str, ...] = ()) -> Evidence:
+    facts: dict[str, dict] = defaultdict(lambda: {"stdout": [], "stderr": []})
+    started_in: dict[str, str | None] = {}  # child -> question, as seen by its creator
+    writes, tasks, cut = [], [], []
+    roots: set[str] = set()
+    for event in _events(directory):
+        key, kind = event["key"], event["k"]
+        fact = facts[key]
         if kind == "proc":
-            fact.update(ppid=event.get("ppid", 0), how=event.get("how", "exec"), q=event.get("q"))
+            fact.update(pid=event["pid"], ppid=event.get("ppid", 0), how=event.get("how", "exec"), q=event.get("q"))
             if event.get("how") == "root":
-                roots.add(pid)
+                roots.add(key)
         elif kind == "child":
-            started_in[event.get("child")] = event.get("q")
+            started_in[event["child_key"]] = event.get("q")
         elif kind == "mp":
             fact.update(name=event.get("name"), creator=event.get("mp_parent"))
         elif kind == "pool_worker":
@@ -149,18 +162,20 @@ def read_evidence(directory: Path, units: tuple[UnitOutcome, ...]) -> Evidence:
         elif kind == "exit":
             fact["exit_code"] = event.get("code")
         elif kind == "write":
-            fact[event.get("stream") if event.get("stream") == "stderr" else "stdout"].append(str(event.get("text", "")))
+            fact["stderr" if event.get("stream") == "stderr" else "stdout"].append(str(event.get("text", "")))
             writes.append(event)
         elif kind == "task":
             tasks.append(event)
+        elif kind == "cut":
+            cut.append(event)
 
-    processes: dict[int, Process] = {}
-    for pid, fact in facts.items():
+    processes: dict[str, Process] = {}
+    for key, fact in facts.items():
         if "how" not in fact:
             continue  # events from a process whose start was never reported
-        question = started_in.get(pid, fact.get("q")) if pid not in roots else None
-        processes[pid] = Process(
-            pid=pid, ppid=fact["ppid"], how=fact["how"], question=question,
+        processes[key] = Process(
+            key=key, pid=fact["pid"], ppid=fact["ppid"], how=fact["how"],
+            question=started_in.get(key, fact.get("q")) if key not in roots else None,
             name=fact.get("name"), creator=fact.get("creator"),
             pool_worker=fact.get("pool_worker", False), exit_code=fact.get("exit_code"),
             stdout="".join(fact["stdout"]), stderr="".join(fact["stderr"]),
@@ -168,8 +183,8 @@ def read_evidence(directory: Path, units: tuple[UnitOutcome, ...]) -> Evidence:
 
     def question_of(event: dict) -> str | None:
         """A child's events belong to its process's question; the root's to the running code."""
-        process = processes.get(event["pid"])
-        if process is None or event["pid"] in roots:
+        process = processes.get(event["key"])
+        if process is None or event["key"] in roots:
             return event.get("q")
         return process.question
 
@@ -177,12 +192,11 @@ def read_evidence(directory: Path, units: tuple[UnitOutcome, ...]) -> Evidence:
         roots=frozenset(roots),
         processes=processes,
         writes=tuple(
-            Write(e["pid"], e.get("stream", "stdout"), str(e.get("text", "")), question_of(e), bool(e.get("thread", True)))
+            Write(e["key"], e.get("stream", "stdout"), str(e.get("text", "")), question_of(e), bool(e.get("thread", True)))
             for e in writes
         ),
-        tasks=tuple(
-            Task(e["pid"], question_of(e), tuple(str(v) for v in e.get("values", [])))
-            for e in tasks
-        ),
+        tasks=tuple(Task(e["key"], question_of(e), tuple(str(v) for v in e.get("values", []))) for e in tasks),
         units=units,
+        cut=tuple((question_of(e), e["key"]) for e in cut),
+        limits_hit=limits_hit,
     )

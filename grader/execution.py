@@ -11,12 +11,15 @@ from __future__ import annotations
 import ast
 import json
 import os
+import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from grader.attribution import Attribution
 from grader.evidence import Evidence, read_evidence
+from grader.sandbox import Limits, RunSandbox
 from grader.submission import Submission
 from grader.syntax import is_main_guard
 
@@ -99,36 +102,68 @@ def _units_by_cell(submission: Submission, region_of) -> list[Unit]:
     return units
 
 
-def probe_environment(evidence_dir: Path, regions_file: Path | None = None) -> dict[str, str]:
+def probe_environment(evidence_dir: Path, sandbox: RunSandbox, regions_file: Path | None = None) -> dict[str, str]:
     """The environment of a run's root process: the probe on the path, reporting to
-    `evidence_dir`; nothing of the grader's own virtualenv activation leaks in."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADER_", "JPY_", "PYTHON"))}
+    `evidence_dir`, temp and home inside the run; nothing of the grader's own virtualenv
+    activation or Jupyter settings leaks in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADER_", "JPY_", "PYTHON", "JUPYTER"))}
     env.update(
         PYTHONPATH=str(PROBE_DIR),
         PYTHONUNBUFFERED="1",
         PYTHONDONTWRITEBYTECODE="1",
         GRADER_EVIDENCE_DIR=str(evidence_dir),
         GRADER_ROOT="1",
+        **sandbox.environment(),
     )
     if regions_file is not None:
         env["GRADER_PROBE_REGIONS"] = str(regions_file)
     return env
 
 
-def execute(submission: Submission, attribution: Attribution, timeout: float) -> Evidence:
+def execute(submission: Submission, attribution: Attribution, limits: Limits,
+            protect: tuple[Path, ...] = ()) -> Evidence:
+    """Run the submission in a scratch copy, under the sandbox, and read the evidence.
+    `protect`: paths the run must not see (the output directory, the rubric)."""
     from grader import kernel_engine, script_engine  # the kernel engine imports nbclient
 
-    with tempfile.TemporaryDirectory(prefix="grader-run-") as work:
+    with tempfile.TemporaryDirectory(prefix="grader-run-", ignore_cleanup_errors=True) as work:
         work_dir = Path(work)
         evidence_dir = work_dir / "evidence"
         evidence_dir.mkdir()
-        if submission.kind == "notebook":
-            units = notebook_units(submission, attribution)
-            outcomes = kernel_engine.run(submission, units, timeout, work_dir, evidence_dir)
-        else:
-            units = script_units(submission, attribution)
-            regions_file = work_dir / "regions.json"
-            regions_file.write_text(json.dumps({str(submission.path.resolve()): attribution.regions}))
-            outcomes = script_engine.run(submission, units, timeout, work_dir, evidence_dir, regions_file)
-        return read_evidence(evidence_dir, tuple(outcomes))
+        hide = _hidden_paths(submission, protect)
+        with RunSandbox(limits, work_dir, hide) as sandbox:
+            path = _scratch_copy(submission, work_dir / "scratch")
+            if submission.kind == "notebook":
+                units = notebook_units(submission, attribution)
+                outcomes = kernel_engine.run(path, units, limits, work_dir,
+                                             probe_environment(evidence_dir, sandbox), sandbox)
+            else:
+                units = script_units(submission, attribution)
+                regions_file = work_dir / "regions.json"
+                regions_file.write_text(json.dumps({str(path): attribution.regions}))
+                outcomes = script_engine.run(path, units, limits, work_dir,
+                                             probe_environment(evidence_dir, sandbox, regions_file), sandbox)
+            sandbox.sweep()
+            return read_evidence(evidence_dir, tuple(outcomes), tuple(sandbox.limits_hit()))
 
+
+def _scratch_copy(submission: Submission, scratch: Path) -> Path:
+    """The run works on a copy: the original can be neither changed nor deleted."""
+    if submission.folder is not None:
+        shutil.copytree(submission.folder, scratch, dirs_exist_ok=True, symlinks=True)
+        return scratch / submission.path.relative_to(submission.folder)
+    shutil.copy2(submission.path, scratch / submission.path.name)
+    return scratch / submission.path.name
+
+
+def _hidden_paths(submission: Submission, protect: tuple[Path, ...]) -> list[Path]:
+    """The directory of submissions (other students' work) and what the caller protects,
+    unless hiding it would hide the interpreter or the grader itself."""
+    needed = [Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), PROBE_DIR.resolve()]
+    original = (submission.folder or submission.path).resolve().parent
+    hidden = []
+    for path in (original, *protect):
+        path = path.resolve()
+        if path.is_dir() and not any(n == path or path in n.parents for n in needed):
+            hidden.append(path)
+    return hidden

@@ -22,50 +22,51 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from grader.evidence import UnitOutcome
-from grader.execution import Unit, probe_environment
+from grader.execution import Unit
 from grader.probe._grader_proctree import kill_descendants
-from grader.submission import Submission
+from grader.sandbox import Limits, RunSandbox
 
 _SETUP = "import _grader_probe as _grader_probe; _grader_probe.install_taps()"
 
 
 class _OwnInterpreter(KernelSpecManager):
-    """Every kernel name resolves to ipykernel on the grader's interpreter."""
+    """Every kernel name resolves to ipykernel on the grader's interpreter, in the sandbox."""
+
+    def __init__(self, argv: list[str]) -> None:
+        super().__init__()
+        self.argv = argv
 
     def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
-        return KernelSpec(
-            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            display_name="grader", language="python", name="grader",
-        )
+        return KernelSpec(argv=self.argv, display_name="grader", language="python", name="grader")
 
 
-def run(submission: Submission, units: list[Unit], timeout: float, work_dir: Path,
-        evidence_dir: Path) -> list[UnitOutcome]:
-    return asyncio.run(_run(submission, units, timeout, work_dir, evidence_dir))
+def run(path: Path, units: list[Unit], limits: Limits, work_dir: Path, env: dict[str, str],
+        sandbox: RunSandbox) -> list[UnitOutcome]:
+    return asyncio.run(_run(path, units, limits, work_dir, env, sandbox))
 
 
-async def _run(submission: Submission, units: list[Unit], timeout: float, work_dir: Path,
-               evidence_dir: Path) -> list[UnitOutcome]:
+async def _run(path: Path, units: list[Unit], limits: Limits, work_dir: Path, env: dict[str, str],
+               sandbox: RunSandbox) -> list[UnitOutcome]:
     outcomes: list[UnitOutcome] = []
-    budgets: dict[str | None, float] = {}
-    env = probe_environment(evidence_dir)
-    cwd = str(submission.path.resolve().parent)
+    budgets: dict[str | None, float] = {}  # seconds left per question, kept across restarts
+    deadline = time.monotonic() + limits.submission_timeout
+    specs = _OwnInterpreter(sandbox.command([sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]))
     while len(outcomes) < len(units):  # one pass per kernel; a kernel death starts the next pass
         # Unix sockets instead of TCP: nothing listens on the network, and the kernel still
         # reaches the grader from inside a network namespace
-        km = AsyncKernelManager(kernel_name="grader", kernel_spec_manager=_OwnInterpreter(),
+        km = AsyncKernelManager(kernel_name="grader", kernel_spec_manager=specs,
                                 transport="ipc", ip=str(work_dir / "kernel"),
                                 connection_file=str(work_dir / "kernel.json"))
         client = NotebookClient(nbformat.v4.new_notebook(), km=km, allow_errors=True,
                                 kernel_name="grader", startup_timeout=60, shutdown_kernel="immediate")
         with open(work_dir / "kernel.log", "ab") as log:  # the kernel's own chatter, not evidence
             try:
-                async with client.async_setup_kernel(env=env, cwd=cwd, stdout=log, stderr=log,
+                async with client.async_setup_kernel(env=env, cwd=str(path.parent), stdout=log, stderr=log,
                                                      stdin=subprocess.DEVNULL, cleanup_kc=True):
                     try:
-                        await _run_units(client, km, units, budgets, timeout, outcomes)
+                        await _run_units(client, km, units, limits, budgets, deadline, outcomes)
                     finally:  # before the kernel goes, or its orphans would escape the kill
-                        kill_descendants(km.provisioner.pid)
+                        sandbox.sweep(km.provisioner.pid)
             except (DeadKernelError, CellTimeoutError, RuntimeError, TimeoutError) as exc:
                 reason = f"the kernel failed: {type(exc).__name__}: {exc}"
                 outcomes.extend(UnitOutcome(u.question, u.label, "not run", reason)
@@ -73,20 +74,24 @@ async def _run(submission: Submission, units: list[Unit], timeout: float, work_d
     return outcomes
 
 
-async def _run_units(client: NotebookClient, km: AsyncKernelManager, units: list[Unit],
-                     budgets: dict[str | None, float], timeout: float,
+async def _run_units(client: NotebookClient, km: AsyncKernelManager, units: list[Unit], limits: Limits,
+                     budgets: dict[str | None, float], deadline: float,
                      outcomes: list[UnitOutcome]) -> None:
     """Run the units not run yet, one outcome each, until the end or until the kernel is gone."""
     await _silent(client, _SETUP)
     while len(outcomes) < len(units):
         unit = units[len(outcomes)]
-        left = budgets.setdefault(unit.question, timeout)
+        left = min(budgets.setdefault(unit.question, limits.timeout), deadline - time.monotonic())
+        if deadline - time.monotonic() <= 0:
+            outcomes.append(UnitOutcome(unit.question, unit.label, "not run",
+                                        f"the submission's time limit of {limits.submission_timeout:g} s ran out"))
+            continue
         if left <= 0:
             outcomes.append(UnitOutcome(unit.question, unit.label, "skipped"))
             continue
         started = time.monotonic()
         outcome = await _run_cell(client, km, unit, left)
-        budgets[unit.question] = left - (time.monotonic() - started)
+        budgets[unit.question] = budgets[unit.question] - (time.monotonic() - started)
         outcomes.append(outcome)
         if outcome.status in ("died", "timeout") and not await km.is_alive():
             break

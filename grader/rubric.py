@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from grader.checks import CHECK_KINDS, Check
+from grader.sandbox import LIMIT_NAMES, SIZE_LIMITS, parse_size
 
 
 class RubricError(Exception):
@@ -35,14 +36,14 @@ class Rubric:
     path: Path
     assignment: str
     questions: tuple[Question, ...]
-    timeout: float | None = None  # seconds per question; None leaves the command line's
+    limits: dict[str, float | int] = field(default_factory=dict)  # overrides of `Limits` defaults
 
     @property
     def max_score(self) -> float:
         return sum(question.points for question in self.questions)
 
 
-_TOP_KEYS = {"assignment": str, "timeout": float, "questions": list}
+_TOP_KEYS = {"assignment": str, "limits": dict, "questions": list}
 _QUESTION_KEYS = {"id": str, "prompt": str, "points": float, "checks": list}
 _RENAMED = {"pass": "on_pass", "fail": "on_fail"}  # YAML keys that are Python keywords
 
@@ -108,7 +109,24 @@ class _Reader:
             questions.append(question)
         if not questions:
             self.fail(entries["questions"][1], "questions: the rubric has no questions")
-        return Rubric(self.path, top["assignment"], tuple(questions), top.get("timeout"))
+        limits = self.limits(entries["limits"][1]) if "limits" in entries else {}
+        return Rubric(self.path, top["assignment"], tuple(questions), limits)
+
+    def limits(self, node: yaml.Node) -> dict[str, float | int]:
+        """Sizes may be written with units ('1 GiB', '512M'); times are seconds."""
+        values = {}
+        for key, (key_node, value_node) in self.mapping(node, "limits").items():
+            if key not in LIMIT_NAMES:
+                self.fail(key_node, f"limits: unknown key '{key}' (expected one of: {', '.join(sorted(LIMIT_NAMES))})")
+            value = yaml.safe_load(yaml.serialize(value_node))
+            try:
+                values[key] = parse_size(value) if key in SIZE_LIMITS else float(value)
+                if isinstance(value, bool) or values[key] <= 0:
+                    raise ValueError
+            except (TypeError, ValueError):
+                what = "a size such as 512M or 1GiB" if key in SIZE_LIMITS else "a positive number"
+                self.fail(value_node, f"limits.{key}: expected {what}, got {value!r}")
+        return values
 
     def question(self, node: yaml.Node, where: str) -> Question:
         entries = self.mapping(node, where)

@@ -7,6 +7,7 @@ exception that would stop the batch, and never a silent zero that looks like a w
 
 from __future__ import annotations
 
+import sys
 import time
 import traceback
 from dataclasses import dataclass, replace
@@ -17,6 +18,7 @@ from grader.checks import Check
 from grader.evidence import Evidence, QuestionEvidence
 from grader.execution import execute
 from grader.rubric import Question, Rubric
+from grader.sandbox import Limits, format_size
 from grader.submission import Submission, SubmissionError, load
 
 
@@ -53,19 +55,23 @@ class SubmissionResult:
     seconds: float
 
 
-def grade(student: str, path: Path, rubric: Rubric, timeout: float) -> SubmissionResult:
+def grade(student: str, path: Path, rubric: Rubric, limits: Limits,
+          protect: tuple[Path, ...] = ()) -> SubmissionResult:
+    """`protect`: paths student code must not see or touch (output directory, rubric)."""
     started = time.monotonic()
     try:
         submission = load(student, path)
         prompts = {question.id: question.prompt for question in rubric.questions}
         attribution = attribute(submission, prompts)
-        evidence = execute(submission, attribution, timeout)
+        evidence = execute(submission, attribution, limits, (*protect, rubric.path.parent))
         questions = tuple(
-            _grade_question(question, submission, attribution, evidence) for question in rubric.questions
+            _grade_question(question, submission, attribution, evidence, limits)
+            for question in rubric.questions
         )
     except SubmissionError as exc:
         return _error(student, path, rubric, str(exc), started)
     except Exception as exc:  # a grader fault: say so, do not score the student for it
+        traceback.print_exc(file=sys.stderr)  # the whole story, for a bug report
         detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
         return _error(student, path, rubric, f"{path}: internal grader error: {detail}", started)
     return SubmissionResult(
@@ -81,24 +87,49 @@ def _error(student: str, path: Path, rubric: Rubric, reason: str, started: float
 
 
 def _grade_question(question: Question, submission: Submission, attribution: Attribution,
-                    evidence: Evidence) -> QuestionResult:
+                    evidence: Evidence, limits: Limits) -> QuestionResult:
     view = evidence.for_question(question.id)
     view = _with_text(view, question.id, submission, attribution)
     results = tuple(_run_check(check, view) for check in question.checks)
-    notes = tuple(
-        f"{unit.label}: {_NOTES[unit.status]}" for unit in view.units if unit.status in _NOTES
-    )
+    notes = _notes(view, evidence, limits)
     return QuestionResult(
         question.id, round(sum(r.score for r in results), 2), question.points, results, notes
     )
 
 
-_NOTES = {
-    "timeout": "stopped after the time limit; its processes were killed",
-    "died": "the kernel died while running it and was restarted",
-    "skipped": "not run: the question's time limit was already used up",
-    "not run": "never ran: the program had already ended",
-}
+def _notes(view: QuestionEvidence, evidence: Evidence, limits: Limits) -> tuple[str, ...]:
+    """What happened to the question's code, naming any limit it hit: a student who made a
+    fork bomb should read "process limit", not only "wrong answer"."""
+    where = view.question.upper()
+    notes = []
+    troubled = False
+    for unit in view.units:
+        if unit.status == "timeout":
+            notes.append(f"{unit.label}: time limit of {limits.timeout:g} s exceeded in {where}; "
+                         "it was stopped and its processes were killed")
+        elif unit.status == "died":
+            notes.append(f"{unit.label}: the kernel died while running it and was restarted")
+        elif unit.status == "skipped":
+            notes.append(f"{unit.label}: not run, the time limit of {where} was already used up")
+        elif unit.status == "not run":
+            notes.append(f"{unit.label}: not run: {unit.error}")
+        troubled |= unit.status != "ok"
+    texts = [unit.error or "" for unit in view.units] + [child.stderr[-2000:] for child in view.children]
+    for pattern, message in (
+        ("MemoryError", f"memory limit of {format_size(limits.memory)} per process exceeded in {where}"),
+        ("Resource temporarily unavailable", f"process limit of {limits.processes} processes alive at once reached in {where}"),
+        ("File too large", f"file size limit of {format_size(limits.file_size)} exceeded in {where}"),
+    ):
+        if any(pattern in text for text in texts):
+            notes.append(message)
+            troubled = True
+    if any(child.exit_code == -24 for child in view.children):  # SIGXCPU
+        notes.append(f"CPU time limit of {limits.cpu_time:g} s per process exceeded in {where}")
+    if any(question == view.question for question, _ in evidence.cut):
+        notes.append(f"output limit of {format_size(limits.output)} reached in {where}; the rest was cut")
+    if troubled or any(child.exit_code not in (0, None) for child in view.children):
+        notes.extend(f"{hit} while running {where}" for hit in evidence.limits_hit)
+    return tuple(dict.fromkeys(notes))
 
 
 def _with_text(view: QuestionEvidence, question_id: str, submission: Submission,

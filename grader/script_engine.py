@@ -13,43 +13,40 @@ import sys
 from pathlib import Path
 
 from grader.evidence import UnitOutcome
-from grader.execution import Unit, probe_environment
-from grader.probe._grader_proctree import kill_descendants
-from grader.submission import Submission
+from grader.execution import Unit
+from grader.sandbox import Limits, RunSandbox
 
 
-def run(submission: Submission, units: list[Unit], timeout: float, work_dir: Path,
-        evidence_dir: Path, regions_file: Path) -> list[UnitOutcome]:
+def run(path: Path, units: list[Unit], limits: Limits, work_dir: Path, env: dict[str, str],
+        sandbox: RunSandbox) -> list[UnitOutcome]:
     runnable = [u for u in units if u.syntax_error is None]
     config = {
-        "path": str(submission.path.resolve()),
-        "timeout": timeout,
+        "path": str(path),
+        "timeout": limits.timeout,
         "units": [{"q": u.question, "start": u.start, "end": u.end, "indented": u.indented} for u in runnable],
     }
     config_file = work_dir / "runner.json"
     config_file.write_text(json.dumps(config))
     questions = {u.question for u in runnable}
-    wall = timeout * max(len(questions), 1) + 10
-    died = None
-    with open(work_dir / "output.log", "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "_grader_runner", str(config_file)],
-            cwd=submission.path.resolve().parent,
-            env=probe_environment(evidence_dir, regions_file),
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            code = process.wait(timeout=wall)
-            if code != 0:
-                died = f"the script's process ended with code {code}"
-        except subprocess.TimeoutExpired:
-            died = f"the whole script ran past {wall:.0f} s"
-        finally:
-            kill_descendants(process.pid)
-            process.kill()
-            process.wait()
-    return _outcomes(units, evidence_dir, died)
+    wall = min(limits.timeout * max(len(questions), 1) + 5, limits.submission_timeout)
+    ended = None
+    process = subprocess.Popen(
+        sandbox.command([sys.executable, "-m", "_grader_runner", str(config_file)]),
+        cwd=path.parent, env=env,
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        code = process.wait(timeout=wall)
+        if code != 0:
+            ended = f"the script's process ended with code {code}"
+    except subprocess.TimeoutExpired:
+        ended = f"the submission's time limit of {wall:.0f} s ran out"
+    finally:
+        sandbox.sweep(process.pid)
+        process.kill()
+        process.wait()
+    return _outcomes(units, work_dir / "evidence", ended)
 
 
 def _outcomes(units: list[Unit], evidence_dir: Path, died: str | None) -> list[UnitOutcome]:

@@ -41,6 +41,7 @@ class Submission:
     kind: str  # "notebook" or "script"
     cells: tuple[Cell, ...]
     text: str  # the file's text (a script's code; a notebook's JSON)
+    folder: Path | None = None  # the student's own directory, copied whole for the run
 
 
 def discover(paths: list[Path]) -> list[tuple[str, Path]]:
@@ -56,7 +57,7 @@ def discover(paths: list[Path]) -> list[tuple[str, Path]]:
                 if entry.name.startswith((".", "_")):
                     continue
                 if entry.is_dir():
-                    found.append((entry.name, _pick_file(entry)))
+                    found.append((entry.name, entry))
                 elif entry.suffix in SUFFIXES:
                     found.append((entry.stem, entry))
         else:
@@ -64,14 +65,18 @@ def discover(paths: list[Path]) -> list[tuple[str, Path]]:
     return _unique_students(found)
 
 
-def _pick_file(directory: Path) -> Path:
-    """The hand-in inside a student's directory; the directory itself when there is none,
-    so loading reports it."""
+def _hand_in(directory: Path) -> Path:
+    """The one notebook or script in a student's directory (a notebook wins over scripts)."""
     files = sorted(p for p in directory.rglob("*") if p.suffix in SUFFIXES and p.is_file()
                    and not any(part.startswith(".") for part in p.relative_to(directory).parts))
     notebooks = [p for p in files if p.suffix == ".ipynb"]
     chosen = notebooks or files
-    return chosen[0] if len(chosen) == 1 else directory
+    if not chosen:
+        raise SubmissionError(f"{directory}: no .ipynb or .py file in this directory")
+    if len(chosen) > 1:
+        names = ", ".join(str(p.relative_to(directory)) for p in chosen)
+        raise SubmissionError(f"{directory}: several hand-ins, expected one: {names}")
+    return chosen[0]
 
 
 def _unique_students(found: list[tuple[str, Path]]) -> list[tuple[str, Path]]:
@@ -84,11 +89,10 @@ def _unique_students(found: list[tuple[str, Path]]) -> list[tuple[str, Path]]:
 
 
 def load(student: str, path: Path) -> Submission:
-    if path.is_dir():
-        files = [p.name for p in path.rglob("*") if p.suffix in SUFFIXES]
-        if not files:
-            raise SubmissionError(f"{path}: no .ipynb or .py file in this directory")
-        raise SubmissionError(f"{path}: several hand-ins, expected one: {', '.join(sorted(files))}")
+    """`path` is a notebook, a script, or a student's directory holding one of them."""
+    folder = path if path.is_dir() else None
+    if folder is not None:
+        path = _hand_in(folder)
     if path.suffix not in SUFFIXES:
         raise SubmissionError(f"{path}: not a notebook (.ipynb) or a script (.py)")
     try:
@@ -98,8 +102,8 @@ def load(student: str, path: Path) -> Submission:
     except OSError as exc:
         raise SubmissionError(f"{path}: cannot read: {exc.strerror}") from None
     if path.suffix == ".ipynb":
-        return Submission(student, path, "notebook", _notebook_cells(path, text), text)
-    return Submission(student, path, "script", script_cells(text), text)
+        return Submission(student, path, "notebook", _notebook_cells(path, text), text, folder)
+    return Submission(student, path, "script", script_cells(text), text, folder)
 
 
 def _notebook_cells(path: Path, text: str) -> tuple[Cell, ...]:

@@ -13,6 +13,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from grader.cli import DEFAULT_RUBRIC
 from grader.rubric import Rubric, load_rubric
+from grader.sandbox import Limits
 from grader.scoring import SubmissionResult, grade
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,5 +43,5 @@ def check(result: SubmissionResult, question: str, name_part: str):
     return found
 
 
-def grade_path(path: Path, rubric: Rubric, timeout: float = 5) -> SubmissionResult:
-    return grade(path.stem, path, rubric, timeout)
+def grade_path(path: Path, rubric: Rubric, timeout: float = 5, **limits) -> SubmissionResult:
+    return grade(path.stem, path, rubric, Limits(timeout=timeout, **limits))

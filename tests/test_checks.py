@@ -11,18 +11,22 @@ from grader.evidence import Process, QuestionEvidence, Task, UnitOutcome, Write
 ROOT = 100
 
 
+def key(pid: int) -> str:
+    return f"pid:[4026531836]/{pid}"
+
+
 def proc(pid, name=None, pool=False, exit_code=0, ppid=ROOT, question="q"):
-    return Process(pid=pid, ppid=ppid, how="fork", question=question, name=name,
+    return Process(key=key(pid), pid=pid, ppid=ppid, how="fork", question=question, name=name,
                    creator=ppid if name else None, pool_worker=pool, exit_code=exit_code,
                    stdout="", stderr="")
 
 
 def evidence(children=(), writes=(), tasks=(), units=(UnitOutcome("q", "cell 1", "ok"),), **text):
-    processes = {ROOT: Process(ROOT, 1, "root", None, None, None, False, None, "", "")}
-    processes.update({p.pid: p for p in children})
+    processes = {key(ROOT): Process(key(ROOT), ROOT, 1, "root", None, None, None, False, None, "", "")}
+    processes.update({p.key: p for p in children})
     return QuestionEvidence(
-        question="q", roots=frozenset({ROOT}), processes=processes, children=tuple(children),
-        writes=tuple(Write(pid, "stdout", text_, "q", main) for pid, text_, main in writes),
+        question="q", roots=frozenset({key(ROOT)}), processes=processes, children=tuple(children),
+        writes=tuple(Write(key(pid), "stdout", text_, "q", main) for pid, text_, main in writes),
         tasks=tuple(tasks), units=tuple(units), **text,
     )
 
@@ -129,9 +133,9 @@ def test_value_computed_by_pool():
     check = Value(points=17, expected=SQUARES, computed_by="pool")
     workers = [proc(101, "ForkPoolWorker-1", pool=True), proc(102, "ForkPoolWorker-2", pool=True)]
     printed = [(ROOT, "Results: [1, 4, 9, 16, 25]\n", True)]
-    computed = [Task(101, "q", ("1", "9", "25")), Task(102, "q", ("4", "16"))]
+    computed = [Task(key(101), "q", ("1", "9", "25")), Task(key(102), "q", ("4", "16"))]
     assert check.evaluate(evidence(children=workers, writes=printed, tasks=computed)).fraction == 1
-    partial = [Task(101, "q", ("1", "4"))]  # the rest computed in the parent
+    partial = [Task(key(101), "q", ("1", "4"))]  # the rest computed in the parent
     assert check.evaluate(evidence(children=workers, writes=printed, tasks=partial)).fraction == 0
     outcome = check.evaluate(evidence(writes=printed))
     assert outcome.fraction == 0 and "no multiprocessing pool worker" in outcome.detail

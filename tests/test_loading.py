@@ -174,14 +174,20 @@ def test_discover_files_and_student_directories(tmp_path):
     (tmp_path / "carl").mkdir()
     write_notebook(tmp_path / "carl" / "hw.ipynb", [])
     (tmp_path / "dora").mkdir()  # nothing handed in
+    (tmp_path / "eve").mkdir()
+    (tmp_path / "eve" / "a.py").write_text("print(1)\n")
+    (tmp_path / "eve" / "b.py").write_text("print(2)\n")
     found = dict(discover([tmp_path]))
-    assert set(found) == {"ann", "bob", "carl", "dora"}
-    assert found["carl"].name == "hw.ipynb"
-    with pytest.raises(SubmissionError, match="no .ipynb or .py file"):
+    assert set(found) == {"ann", "bob", "carl", "dora", "eve"}
+    carl = load("carl", found["carl"])
+    assert carl.path.name == "hw.ipynb" and carl.folder == tmp_path / "carl"
+    with pytest.raises(SubmissionError, match="dora: no .ipynb or .py file"):
         load("dora", found["dora"])
+    with pytest.raises(SubmissionError, match="eve: several hand-ins, expected one: a.py, b.py"):
+        load("eve", found["eve"])
 
 
 def test_examples_folder_is_discovered_whole():
     students = dict(discover([EXAMPLES]))
-    assert "dana" in students and students["dana"].suffix == ".ipynb"
+    assert "dana" in students and load("dana", students["dana"]).path.suffix == ".ipynb"
     assert "invalid_file" in students

@@ -19,6 +19,8 @@ import time
 
 _EVIDENCE_DIR = os.environ.get("GRADER_EVIDENCE_DIR", "")
 _MAX_TEXT = 64 * 1024  # one write event never carries more than this
+_OUTPUT_LIMIT = int(os.environ.get("GRADER_OUTPUT_LIMIT") or 0)  # bytes per question and process
+_written: dict = {}  # question -> characters written by this process
 
 _pid = 0  # the process the open evidence file belongs to
 _fd = -1
@@ -98,11 +100,20 @@ class _Tap:
 
     def write(self, text: str) -> int:
         if isinstance(text, str) and text:
+            question = current_question()
+            if _OUTPUT_LIMIT:
+                used = _written.get(question, 0)
+                _written[question] = used + len(text)
+                if used >= _OUTPUT_LIMIT:
+                    return len(text)  # past the limit: neither recorded nor passed on
+                if used + len(text) > _OUTPUT_LIMIT:
+                    text = text[: _OUTPUT_LIMIT - used]
+                    emit("cut", q=question)
             emit(
                 "write",
                 stream=self._grader_stream,
                 text=text[:_MAX_TEXT],
-                q=current_question(),
+                q=question,
                 thread=threading.current_thread() is threading.main_thread(),
             )
         return self._grader_inner.write(text)
@@ -123,11 +134,24 @@ def install_taps() -> None:
             setattr(sys, name, _Tap(stream, name))
 
 
+def _no_input(prompt: object = "") -> str:
+    raise EOFError("input() was called, but a program being graded gets no keyboard input")
+
+
 def _after_fork_in_child() -> None:
     global _question, _is_child
+    _written.clear()
     _question = current_question()  # the forking code's question, read from the stack
     _is_child = True
-    emit("proc", ppid=os.getppid(), how="fork", q=_question)
+    emit("proc", ppid=os.getppid(), how="fork", q=_question, ns=_pid_namespace())
+
+
+def _pid_namespace() -> str:
+    """PIDs repeat across PID namespaces (one per kernel start): this tells them apart."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
 
 
 def _how_started() -> str:
@@ -234,7 +258,10 @@ def install() -> None:
             load_regions(regions)
         except (OSError, ValueError):
             pass
-    emit("proc", ppid=os.getppid(), how="root" if root else _how_started(), q=_question)
+    emit("proc", ppid=os.getppid(), how="root" if root else _how_started(), q=_question, ns=_pid_namespace())
     os.register_at_fork(after_in_child=_after_fork_in_child)
     _patch_multiprocessing()
     install_taps()
+    import builtins
+
+    builtins.input = _no_input  # stdin is empty: fail at once, and say why
