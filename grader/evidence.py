@@ -27,7 +27,7 @@ class UnitOutcome:
 
 @dataclass(frozen=True)
 class Process:
-    key: str  # unique in the run: PID namespace and PID (PIDs repeat after a kernel restart)
+    key: str  # unique in the run: "kernel start/PID" (PIDs repeat after a kernel restart)
     pid: int  # as the process itself saw it, and as it would print it
     ppid: int
     how: str  # root | fork | spawn | forkserver | helper | exec
