@@ -104,7 +104,7 @@ def _make_cgroup(controller: str, limit: int) -> _Controller:
     elif v2:
         limit_file, events = "memory.max", "memory.events"
     else:
-        limit_file, events = "memory.limit_in_bytes", "memory.failcnt"
+        limit_file, events = "memory.limit_in_bytes", "memory.oom_control"
     try:
         (path / limit_file).write_text(str(limit))
         if controller == "memory" and not v2 and (path / "memory.memsw.limit_in_bytes").exists():
@@ -127,8 +127,6 @@ def _hit(controller: _Controller) -> bool:
         text = (controller.path / controller.events).read_text()
     except OSError:
         return False
-    if controller.events.endswith("failcnt"):
-        return int(text.strip() or 0) > 0
     numbers = dict(line.split() for line in text.splitlines() if len(line.split()) == 2)
     return int(numbers.get("max", 0)) > 0 or int(numbers.get("oom_kill", 0)) > 0
 

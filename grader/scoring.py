@@ -115,20 +115,22 @@ def _notes(view: QuestionEvidence, evidence: Evidence, limits: Limits) -> tuple[
             notes.append(f"{unit.label}: not run: {unit.error}")
         troubled |= unit.status != "ok"
     texts = [unit.error or "" for unit in view.units] + [child.stderr[-2000:] for child in view.children]
+    hits = []
     for pattern, message in (
-        ("MemoryError", f"memory limit of {format_size(limits.memory)} per process exceeded in {where}"),
-        ("Resource temporarily unavailable", f"process limit of {limits.processes} processes alive at once reached in {where}"),
-        ("File too large", f"file size limit of {format_size(limits.file_size)} exceeded in {where}"),
+        ("MemoryError", f"memory limit of {format_size(limits.memory)} per process exceeded"),
+        ("Resource temporarily unavailable", f"process limit of {limits.processes} processes alive at once reached"),
+        ("File too large", f"file size limit of {format_size(limits.file_size)} exceeded"),
     ):
         if any(pattern in text for text in texts):
-            notes.append(message)
+            hits.append(message)
             troubled = True
     if any(child.exit_code == -24 for child in view.children):  # SIGXCPU
-        notes.append(f"CPU time limit of {limits.cpu_time:g} s per process exceeded in {where}")
+        hits.append(f"CPU time limit of {limits.cpu_time:g} s per process exceeded")
     if any(question == view.question for question, _ in evidence.cut):
-        notes.append(f"output limit of {format_size(limits.output)} reached in {where}; the rest was cut")
+        hits.append(f"output limit of {format_size(limits.output)} reached")
     if troubled or any(child.exit_code not in (0, None) for child in view.children):
-        notes.extend(f"{hit} while running {where}" for hit in evidence.limits_hit)
+        hits.extend(evidence.limits_hit)  # the cgroups cannot say which question: the troubled ones
+    notes.extend(f"{hit} in {where}" + ("; the rest was cut" if hit.startswith("output") else "") for hit in hits)
     return tuple(dict.fromkeys(notes))
 
 

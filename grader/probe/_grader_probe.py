@@ -104,11 +104,12 @@ class _Tap:
             if _OUTPUT_LIMIT:
                 used = _written.get(question, 0)
                 _written[question] = used + len(text)
-                if used >= _OUTPUT_LIMIT:
-                    return len(text)  # past the limit: neither recorded nor passed on
                 if used + len(text) > _OUTPUT_LIMIT:
+                    if used <= _OUTPUT_LIMIT:  # the first write over the limit says so
+                        emit("cut", q=question)
+                    if used >= _OUTPUT_LIMIT:
+                        return len(text)  # past the limit: neither recorded nor passed on
                     text = text[: _OUTPUT_LIMIT - used]
-                    emit("cut", q=question)
             emit(
                 "write",
                 stream=self._grader_stream,

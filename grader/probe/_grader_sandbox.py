@@ -164,6 +164,7 @@ def _build_filesystem(spec: dict, status: dict) -> None:
             _mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | flags)
         except OSError:
             pass  # a mount we may not touch stays as it is (it is listed in status)
+    os.chdir(os.getcwd())  # the old working directory still points into the read-only mount
     status["read_only"] = True
     status["hidden"] = [p for p in spec.get("hide", []) if os.path.isdir(p)]
 

@@ -1,0 +1,218 @@
+"""The fault corpus: hostile or broken student code, each fault in one question of an
+otherwise correct notebook (or script).
+
+Each must be graded within its limit plus a few seconds, leave no process behind, change no
+file outside its scratch directory, and keep every point of the questions it did not touch.
+Every fault is bounded in its own code too (a fork bomb stops at 2**9 processes, a memory hog
+at a few GiB, a flood at a few MB), so a broken limit cannot take down the machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader.cli import main
+from tests.conftest import EXAMPLES, grade_path, scores
+
+FULL = {"q1": 10, "q2": 10, "q3": 20, "q4": 10, "q5": 25, "q6": 25}
+CODE_CELL = {"q3": 4, "q5": 7, "q6": 9}  # index of each question's code cell in the model notebook
+
+
+def fault_notebook(directory: Path, question: str, code: str) -> Path:
+    notebook = nbformat.read(EXAMPLES / "model_solution.ipynb", as_version=4)
+    notebook.cells[CODE_CELL[question]].source = code
+    path = directory / "student" / "assignment.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, path)
+    (path.parent / "notes.txt").write_text("the student's other file\n")
+    return path
+
+
+def leftovers() -> list[int]:
+    """Processes of any grading run still alive: every one carries the probe's environment."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                environ = handle.read()
+            with open(f"/proc/{entry}/stat") as handle:
+                zombie = handle.read().rsplit(")", 1)[1].split()[0] == "Z"
+        except OSError:
+            continue
+        if b"GRADER_EVIDENCE_DIR=" in environ and not zombie:
+            found.append(int(entry))
+    return found
+
+
+def snapshot(*directories: Path) -> dict[str, str]:
+    return {
+        str(path): hashlib.sha256(path.read_bytes()).hexdigest()
+        for directory in directories if directory.exists()
+        for path in sorted(directory.rglob("*")) if path.is_file()
+    }
+
+
+FORK_BOMB = """import multiprocessing, time
+
+def multiply(depth):
+    children = [multiprocessing.Process(target=multiply, args=(depth + 1,)) for _ in range(2)]
+    if depth < 8:  # bounded: 2**9 processes at most, even with no limit at all
+        for child in children:
+            child.start()
+    time.sleep(4)
+
+if __name__ == "__main__":
+    multiply(0)
+"""
+
+ENDLESS_CHILD = """import multiprocessing
+
+def print_number(num):
+    while True:
+        pass
+
+if __name__ == "__main__":
+    processes = [multiprocessing.Process(target=print_number, args=(n,)) for n in [1, 2, 3, 4]]
+    for p in processes:
+        p.start()
+    for p in processes:
+        p.join()
+"""
+
+MEMORY_HOG = """hog = bytearray(3 * 1024 ** 3)  # 3 GiB: over the 1 GiB per process
+print(len(hog))
+"""
+
+TOTAL_MEMORY = """import multiprocessing, time
+
+def hold(_):
+    block = bytearray(200 * 1024 ** 2)
+    block[::4096] = b"x" * len(block[::4096])  # touch every page: really resident
+    time.sleep(2)
+    return 1
+
+if __name__ == "__main__":
+    with multiprocessing.Pool(4) as pool:
+        print(pool.map(hold, range(4)))
+"""
+
+FLOOD = """for i in range(200_000):  # about 14 MB; the limit keeps 1 MiB
+    print("spam spam spam spam spam spam spam spam spam spam spam", i)
+"""
+
+INPUT = """n = int(input("How many numbers? "))
+"""
+
+KILL_KERNEL = """import os
+os._exit(1)
+"""
+
+
+def write_outside(out: Path, original: Path) -> str:
+    return f"""import os, pathlib
+targets = [{str(out / 'results.json')!r}, {str(out / 'grades.csv')!r}, {str(original / 'notes.txt')!r},
+           {str(original / 'assignment.ipynb')!r}, '/etc/grader-was-here', os.path.expanduser('~/.bashrc')]
+for target in targets:
+    try:
+        pathlib.Path(target).write_text('{{"submissions": [], "score": 100}}')
+        print("wrote", target)
+    except OSError as exc:
+        print("refused", target, exc.strerror)
+for target in targets[2:4]:
+    try:
+        os.remove(target)
+    except OSError:
+        pass
+for name in os.listdir("."):  # its own scratch copy: allowed, and harmless
+    if name.endswith(".txt"):
+        os.remove(name)
+print("Score: 100/100")
+print("Results:", [1, 4, 9, 16, 25])
+"""
+
+
+FAULTS = {
+    # name: (question, code, limits, points that question keeps, a note the feedback must hold)
+    "fork_bomb": ("q3", FORK_BOMB, {}, 13, "process limit of 64 processes alive at once reached in Q3"),
+    "endless_loop_in_children": ("q6", ENDLESS_CHILD, {}, 5, "time limit of 3 s exceeded in Q6"),
+    "memory_hog": ("q5", MEMORY_HOG, {}, 0, "memory limit of 1 GiB per process exceeded in Q5"),
+    "memory_of_all_processes": ("q5", TOTAL_MEMORY, {"memory_total": 512 << 20}, 3,
+                                "memory limit of 512 MiB for all processes together exceeded"),
+    "output_flood": ("q6", FLOOD, {}, 5, "output limit of 1 MiB reached in Q6; the rest was cut"),
+    "input_call": ("q5", INPUT, {}, 0, None),
+    "kills_its_kernel": ("q3", KILL_KERNEL, {}, 0, "the kernel died while running it and was restarted"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FAULTS))
+def test_fault_is_contained(tmp_path, rubric, name):
+    question, code, limits, kept, note = FAULTS[name]
+    path = fault_notebook(tmp_path, question, code)
+    before = snapshot(path.parent)
+    started = time.monotonic()
+    result = grade_path(path, rubric, timeout=3, **limits)
+    elapsed = time.monotonic() - started
+    assert result.status == "graded", result.error
+    assert elapsed < 3 + 12, f"{name} took {elapsed:.1f} s"
+    assert scores(result) == {**FULL, question: kept}
+    if note:
+        notes = [n for q in result.questions for n in q.notes]
+        assert any(note in n for n in notes), notes
+    time.sleep(0.2)
+    assert leftovers() == []
+    assert snapshot(path.parent) == before
+
+
+def test_input_fails_at_once_with_a_clear_message(tmp_path, rubric):
+    script = tmp_path / "asks.py"
+    script.write_text((EXAMPLES / "functions_with_main_block.py").read_text().replace(
+        "def q5():\n", "def q5():\n    input('How many? ')\n"))
+    started = time.monotonic()
+    result = grade_path(script, rubric, timeout=20)
+    assert time.monotonic() - started < 10
+    [q5] = [q for q in result.questions if q.id == "q5"]
+    detail = next(c.detail for c in q5.checks if c.name == "runs without errors")
+    assert "EOFError" in detail and "no keyboard input" in detail
+    assert scores(result)["q3"] == 20 and scores(result)["q6"] == 25
+
+
+def test_script_that_exits_its_own_process(tmp_path, rubric):
+    script = tmp_path / "exits.py"
+    script.write_text((EXAMPLES / "functions_with_main_block.py").read_text().replace(
+        "def q5():\n", "def q5():\n    os._exit(0)\n"))
+    result = grade_path(script, rubric, timeout=3)
+    got = scores(result)
+    assert got["q3"] == 20 and got["q5"] == 3 and got["q6"] == 0
+    assert leftovers() == []
+
+
+def test_writing_outside_scratch_and_fake_results_change_nothing(tmp_path, capsys):
+    out = tmp_path / "out"
+    original = tmp_path / "class" / "mallory"
+    original.mkdir(parents=True)
+    notebook = nbformat.read(EXAMPLES / "model_solution.ipynb", as_version=4)
+    notebook.cells.insert(CODE_CELL["q5"] + 1, nbformat.v4.new_code_cell(write_outside(out, original)))
+    nbformat.write(notebook, original / "assignment.ipynb")
+    (original / "notes.txt").write_text("keep me\n")
+    honest = tmp_path / "class" / "honest.ipynb"
+    honest.write_bytes((EXAMPLES / "squares_in_parent.ipynb").read_bytes())
+    before = snapshot(tmp_path / "class")
+    assert main(["grade", str(tmp_path / "class"), "--out", str(out), "--timeout", "5", "--jobs", "2"]) == 0
+    document = json.loads((out / "results.json").read_text())
+    by_student = {entry["student"]: entry for entry in document["submissions"]}
+    assert by_student["mallory"]["score"] == 100  # its own honest answers still count
+    assert by_student["honest"]["score"] == 83  # untouched by the other student's code
+    assert snapshot(tmp_path / "class") == before
+    assert not Path("/etc/grader-was-here").exists()
+    rows = (out / "grades.csv").read_text().splitlines()
+    assert rows[0].startswith("student,") and len(rows) == 3
+    assert leftovers() == []
