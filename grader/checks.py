@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import signal
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -379,12 +380,24 @@ class RanCleanly(Check):
                 }.get(unit.status, unit.status)
                 return Outcome(0.0, f"the code at {unit.label} {reason}")
         for child in evidence.children:
-            if child.pool_worker and child.exit_code in (None, 0):
-                continue  # pools end their workers themselves
+            if child.pool_worker and child.exit_code in (None, 0, -signal.SIGTERM):
+                continue  # a pool ends its workers itself (terminate() sends SIGTERM)
             if child.name is not None and child.exit_code != 0:
-                how = "was killed or never finished" if child.exit_code is None else f"exited with code {child.exit_code}"
+                if child.exit_code is None:
+                    how = "was killed or never finished"
+                elif child.exit_code < 0:
+                    how = f"was killed by signal {_signal_name(-child.exit_code)}"
+                else:
+                    how = f"exited with code {child.exit_code}"
                 return Outcome(0.0, f"child process {child.name} (PID {child.pid}) {how}")
         return Outcome(1.0, "ran without errors; every child process exited with code 0")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
 
 
 @register

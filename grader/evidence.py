@@ -35,7 +35,7 @@ class Process:
     name: str | None  # multiprocessing's name (Process-1, ForkPoolWorker-2), None if not its child
     creator: int | None  # the PID of the process that started it through multiprocessing
     pool_worker: bool
-    exit_code: int | None  # None: killed by a signal, still running, or not a multiprocessing child
+    exit_code: int | None  # negative: killed by that signal; None: never reaped, or not multiprocessing's
     stdout: str
     stderr: str
 
@@ -134,7 +134,7 @@ def _events(directory: Path) -> list[dict]:
                 if event["k"] == "proc":
                     namespace = str(event.get("ns", ""))
                 event["key"] = f"{namespace}/{event['pid']}"
-                if event["k"] == "child":
+                if event["k"] in ("child", "reaped"):
                     event["child_key"] = f"{namespace}/{event.get('child')}"
                 events.append(event)
     events.sort(key=lambda event: event.get("t", 0))
@@ -161,6 +161,8 @@ def read_evidence(directory: Path, units: tuple[UnitOutcome, ...], limits_hit: t
             fact["pool_worker"] = True
         elif kind == "exit":
             fact["exit_code"] = event.get("code")
+        elif kind == "reaped":  # the parent's word wins: it also knows deaths by signal
+            facts[event["child_key"]]["reaped"] = event.get("code")
         elif kind == "write":
             fact["stderr" if event.get("stream") == "stderr" else "stdout"].append(str(event.get("text", "")))
             writes.append(event)
@@ -177,7 +179,7 @@ def read_evidence(directory: Path, units: tuple[UnitOutcome, ...], limits_hit: t
             key=key, pid=fact["pid"], ppid=fact["ppid"], how=fact["how"],
             question=started_in.get(key, fact.get("q")) if key not in roots else None,
             name=fact.get("name"), creator=fact.get("creator"),
-            pool_worker=fact.get("pool_worker", False), exit_code=fact.get("exit_code"),
+            pool_worker=fact.get("pool_worker", False), exit_code=fact.get("reaped", fact.get("exit_code")),
             stdout="".join(fact["stdout"]), stderr="".join(fact["stderr"]),
         )
 

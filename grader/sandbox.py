@@ -137,17 +137,23 @@ def _hit(controller: _Controller) -> bool:
 class RunSandbox:
     """The protections of one run. Use as a context manager around the run."""
 
-    def __init__(self, limits: Limits, work_dir: Path, hide: list[Path], namespaces: bool = True) -> None:
+    def __init__(self, limits: Limits, work_dir: Path, hide: list[Path]) -> None:
         self.limits = limits
         self.work_dir = work_dir
         self.hide = hide
-        self.namespaces = namespaces and sys.platform.startswith("linux")
+        # GRADER_ISOLATION=minimal: only resource limits and a subreaper, as on a machine that
+        # allows nothing more (for debugging, and for testing that fallback)
+        self.full = os.environ.get("GRADER_ISOLATION", "full") != "minimal"
+        self.namespaces = self.full and sys.platform.startswith("linux")
         self.cgroups: list[_Controller] = []
         self.unavailable: dict[str, str] = {}
         self.status_file = work_dir / "sandbox-status.json"
 
     def __enter__(self) -> "RunSandbox":
         for controller, limit in (("pids", self.limits.processes), ("memory", self.limits.memory_total)):
+            if not self.full:
+                self.unavailable[f"{controller} cgroup"] = "switched off by GRADER_ISOLATION=minimal"
+                continue
             try:
                 self.cgroups.append(_make_cgroup(controller, limit))
             except OSError as exc:

@@ -5,44 +5,15 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 
 import pytest
 
-from tests.conftest import EXAMPLES, check, grade_path, scores, write_notebook
+from tests.conftest import EXAMPLES, Watch, check, grade_path, named, scores, write_notebook
 
 MODEL = json.loads((EXAMPLES / "model_solution.ipynb").read_text())
 Q6_MODEL = "".join(MODEL["cells"][-1]["source"])
 Q5_MODEL = "".join(MODEL["cells"][-3]["source"])
-
-
-def named(marker: str) -> list[int]:
-    """Live (non-zombie) processes whose name is `marker`, seen from the host."""
-    found = []
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        name, state = stat[stat.find("(") + 1 : stat.rfind(")")], stat[stat.rfind(")") + 2]
-        if name == marker and state != "Z":
-            found.append(int(entry))
-    return found
-
-
-class Watch(threading.Thread):
-    """Polls for processes named `marker` while a grading runs: proof that they existed."""
-
-    def __init__(self, marker: str) -> None:
-        super().__init__(daemon=True)
-        self.marker, self.seen, self.running = marker, set(), True
-
-    def run(self) -> None:
-        while self.running:
-            self.seen.update(named(self.marker))
-            time.sleep(0.05)
 
 
 HANG = """import multiprocessing, os, time
@@ -77,8 +48,7 @@ def test_timeout_kills_the_whole_tree_and_grading_goes_on(tmp_path, rubric):
     started = time.monotonic()
     result = grade_path(path, rubric, timeout=2)
     elapsed = time.monotonic() - started
-    watch.running = False
-    watch.join()
+    watch.stop()
     assert len(watch.seen) == 2  # the child and the grandchild both ran
     assert elapsed < 15
     [q5] = [q for q in result.questions if q.id == "q5"]

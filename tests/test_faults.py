@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import nbformat
 import pytest
 
 from grader.cli import main
-from tests.conftest import EXAMPLES, grade_path, scores
+from tests.conftest import EXAMPLES, grade_path, leftovers, scores, write_notebook
 
 FULL = {"q1": 10, "q2": 10, "q3": 20, "q4": 10, "q5": 25, "q6": 25}
 CODE_CELL = {"q3": 4, "q5": 7, "q6": 9}  # index of each question's code cell in the model notebook
@@ -33,24 +32,6 @@ def fault_notebook(directory: Path, question: str, code: str) -> Path:
     nbformat.write(notebook, path)
     (path.parent / "notes.txt").write_text("the student's other file\n")
     return path
-
-
-def leftovers() -> list[int]:
-    """Processes of any grading run still alive: every one carries the probe's environment."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as handle:
-                environ = handle.read()
-            with open(f"/proc/{entry}/stat") as handle:
-                zombie = handle.read().rsplit(")", 1)[1].split()[0] == "Z"
-        except OSError:
-            continue
-        if b"GRADER_EVIDENCE_DIR=" in environ and not zombie:
-            found.append(int(entry))
-    return found
 
 
 def snapshot(*directories: Path) -> dict[str, str]:
@@ -116,6 +97,23 @@ KILL_KERNEL = """import os
 os._exit(1)
 """
 
+CPU_HOG = """import multiprocessing
+
+def worker():
+    while True:
+        pass
+
+if __name__ == "__main__":
+    process = multiprocessing.Process(target=worker)
+    process.start()
+    process.join()
+"""
+
+BIG_FILE = """with open("big.bin", "wb") as handle:
+    for _ in range(10):  # 10 MiB, over a 1 MiB limit
+        handle.write(bytes(1 << 20))
+"""
+
 
 def write_outside(out: Path, original: Path) -> str:
     return f"""import os, pathlib
@@ -150,19 +148,22 @@ FAULTS = {
     "output_flood": ("q6", FLOOD, {}, 5, "output limit of 1 MiB reached in Q6; the rest was cut"),
     "input_call": ("q5", INPUT, {}, 0, None),
     "kills_its_kernel": ("q3", KILL_KERNEL, {}, 0, "the kernel died while running it and was restarted"),
+    "cpu_hog": ("q3", CPU_HOG, {"cpu_time": 2, "timeout": 8}, 13, "CPU time limit of 2 s per process exceeded in Q3"),
+    "big_file": ("q5", BIG_FILE, {"file_size": 1 << 20}, 0, "file size limit of 1 MiB exceeded in Q5"),
 }
 
 
 @pytest.mark.parametrize("name", sorted(FAULTS))
 def test_fault_is_contained(tmp_path, rubric, name):
     question, code, limits, kept, note = FAULTS[name]
+    limits = {"timeout": 3, **limits}
     path = fault_notebook(tmp_path, question, code)
     before = snapshot(path.parent)
     started = time.monotonic()
-    result = grade_path(path, rubric, timeout=3, **limits)
+    result = grade_path(path, rubric, **limits)
     elapsed = time.monotonic() - started
     assert result.status == "graded", result.error
-    assert elapsed < 3 + 12, f"{name} took {elapsed:.1f} s"
+    assert elapsed < limits["timeout"] + 12, f"{name} took {elapsed:.1f} s"
     assert scores(result) == {**FULL, question: kept}
     if note:
         notes = [n for q in result.questions for n in q.notes]
@@ -170,6 +171,19 @@ def test_fault_is_contained(tmp_path, rubric, name):
     time.sleep(0.2)
     assert leftovers() == []
     assert snapshot(path.parent) == before
+
+
+def test_submission_time_limit_stops_the_rest(tmp_path, rubric):
+    path = write_notebook(tmp_path / "slow.ipynb", [
+        ("md", "Q3."), ("code", "import time\ntime.sleep(2)"),
+        ("md", "Q5."), ("code", "import time\ntime.sleep(2)"),
+        ("md", "Q6."), ("code", "print('never')"),
+    ])
+    started = time.monotonic()
+    result = grade_path(path, rubric, timeout=3, submission_timeout=3)
+    assert time.monotonic() - started < 3 + 10
+    [q6] = [q for q in result.questions if q.id == "q6"]
+    assert any("submission's time limit of 3 s ran out" in note for note in q6.notes), q6.notes
 
 
 def test_input_fails_at_once_with_a_clear_message(tmp_path, rubric):

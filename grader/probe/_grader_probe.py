@@ -184,6 +184,7 @@ def _patch_multiprocessing() -> None:
 
     base.start = start
     base._bootstrap = _bootstrap
+    _patch_reaping()
 
     original_worker = multiprocessing.pool.worker
 
@@ -200,6 +201,30 @@ def _patch_multiprocessing() -> None:
     default = getattr(context, "_default_context", None)
     if sys.platform.startswith("linux") and default is not None and default._actual_context is None:
         default._default_context = context._concrete_contexts["fork"]
+
+
+def _patch_reaping() -> None:
+    """The parent's view of each child's end: a child killed by a signal (a CPU limit, the
+    OOM killer) cannot report its own exit, but its parent learns the signal."""
+    import importlib
+
+    for module_name in ("multiprocessing.popen_fork", "multiprocessing.popen_forkserver"):
+        try:
+            popen = importlib.import_module(module_name).Popen
+        except (ImportError, AttributeError):
+            continue
+        if "poll" not in popen.__dict__:
+            continue
+        original = popen.__dict__["poll"]
+
+        def poll(self, *args, _original=original, **kwargs):  # type: ignore[no-untyped-def]
+            code = _original(self, *args, **kwargs)
+            if code is not None and not getattr(self, "_grader_reaped", False):
+                self._grader_reaped = True
+                emit("reaped", child=self.pid, code=code)
+            return code
+
+        popen.poll = poll
 
 
 _last_task_func: list[str] = [""]

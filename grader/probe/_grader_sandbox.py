@@ -80,8 +80,9 @@ def _set_limits(limits: dict, status: dict) -> None:
     for name, value in limits.items():
         if name == "nproc" and os.geteuid() == 0:
             continue  # never enforced for root: the pids cgroup does this job
+        hard = value + 1 if name == "cpu" else value  # SIGXCPU at the soft limit, not SIGKILL
         try:
-            resource.setrlimit(names[name], (value, value))
+            resource.setrlimit(names[name], (value, hard))
             applied.append(name)
         except (ValueError, OSError) as exc:
             status.setdefault("failed", {})[f"rlimit {name}"] = str(exc)
