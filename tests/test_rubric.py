@@ -85,3 +85,30 @@ def test_bad_rubric_exits_2_before_any_student_code_runs(tmp_path, capsys):
     assert "unknown check kind 'vibes'" in capsys.readouterr().err
     assert not marker.exists()
     assert not (tmp_path / "out").exists()
+
+
+def test_limits_section_sets_limits_with_units(tmp_path):
+    path = write(tmp_path, GOOD.replace("assignment: Tiny\n", "assignment: Tiny\nlimits:\n  timeout: 12\n  memory: 512M\n  processes: 16\n"))
+    assert load_rubric(path).limits == {"timeout": 12.0, "memory": 512 << 20, "processes": 16.0}
+
+
+@pytest.mark.parametrize("line,words", [("  memry: 1G", "unknown key 'memry'"), ("  memory: lots", "expected a size"),
+                                        ("  timeout: -3", "expected a positive number")])
+def test_bad_limits_are_rejected_with_line(tmp_path, line, words):
+    path = write(tmp_path, GOOD.replace("assignment: Tiny\n", f"assignment: Tiny\nlimits:\n{line}\n"))
+    with pytest.raises(RubricError, match=rf"rubric\.yaml:3: limits.*{words}"):
+        load_rubric(path)
+
+
+def test_command_line_limits_override_the_rubric(tmp_path):
+    rubric = GOOD.replace("assignment: Tiny\n", "assignment: Tiny\nlimits:\n  timeout: 1\n")
+    rubric = rubric.replace("      - kind: concepts\n        points: 2\n        groups: [[process]]\n",
+                            "      - kind: ran_cleanly\n        points: 2\n")
+    path = write(tmp_path, rubric)
+    script = tmp_path / "slow.py"
+    script.write_text("# Q1\nimport time\ntime.sleep(2)\n")
+    assert main(["check", str(script), "--rubric", str(path)]) == 1  # 1 s from the rubric: too short
+    assert main(["check", str(script), "--rubric", str(path), "--timeout", "10"]) == 0
+    with pytest.raises(SystemExit) as exit_:
+        main(["check", str(script), "--memory", "lots"])
+    assert exit_.value.code == 2
