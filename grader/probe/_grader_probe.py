@@ -17,14 +17,14 @@ import sys
 import threading
 import time
 
-_EVIDENCE_DIR = os.environ.get("GRADER_EVIDENCE_DIR", "")
+_EVIDENCE_DIR = ""  # set by install(), from the environment
 _MAX_TEXT = 64 * 1024  # one write event never carries more than this
-_OUTPUT_LIMIT = int(os.environ.get("GRADER_OUTPUT_LIMIT") or 0)  # bytes per question and process
+_OUTPUT_LIMIT = 0  # characters kept per question and process; 0: all
 _written: dict = {}  # question -> characters written by this process
 
 _pid = 0  # the process the open evidence file belongs to
 _fd = -1
-_question: str | None = os.environ.get("GRADER_QUESTION") or None
+_question: str | None = None
 _is_child = False  # a descendant of the root process: its question is fixed at creation
 _regions: dict[str, list[tuple[int, int, str | None]]] = {}
 _installed = False
@@ -264,7 +264,11 @@ class _ResultOutbox:
 
 def install() -> None:
     """Entry point from sitecustomize: once per interpreter."""
-    global _installed, _is_child
+    global _installed, _is_child, _EVIDENCE_DIR, _OUTPUT_LIMIT, _question
+    # read at install, not import: a pre-imported interpreter installs after its fork
+    _EVIDENCE_DIR = os.environ.get("GRADER_EVIDENCE_DIR", "")
+    _OUTPUT_LIMIT = int(os.environ.get("GRADER_OUTPUT_LIMIT") or 0)
+    _question = os.environ.get("GRADER_QUESTION") or None
     if _installed or not _EVIDENCE_DIR:
         return
     _installed = True

@@ -204,10 +204,10 @@ def _init(child: int) -> int:
             return os.waitstatus_to_exitcode(code) % 256
 
 
-def main(argv: list[str]) -> int:
-    spec_path, command = argv[0], argv[argv.index("--") + 1 :]
-    with open(spec_path) as handle:
-        spec = json.load(handle)
+def enter(spec: dict) -> None:
+    """Put the calling process inside the protections; it returns only in the process that
+    is to run the student's code (with namespaces, two forks deeper: a launcher that stays
+    outside and an init that is PID 1 inside wait and exit with it)."""
     status: dict = {}
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the grader gone: nothing of the run survives it
     _join_cgroups(spec.get("cgroups", []), status)
@@ -220,7 +220,7 @@ def main(argv: list[str]) -> int:
                 signal.signal(signum, lambda s, _f: os.kill(init, s))
             while True:
                 try:
-                    return os.waitstatus_to_exitcode(os.waitpid(init, 0)[1]) % 256
+                    os._exit(os.waitstatus_to_exitcode(os.waitpid(init, 0)[1]) % 256)
                 except InterruptedError:
                     continue
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -244,11 +244,17 @@ def main(argv: list[str]) -> int:
     if namespaced:
         child = os.fork()
         if child:
-            return _init(child)
+            os._exit(_init(child))
         # ipykernel would take the namespace's init (PID 1) for an orphaning and quit;
         # the init's parent-death signal already ends the kernel with the grader
         if "JPY_PARENT_PID" in os.environ:
             os.environ["JPY_PARENT_PID"] = "1"
+
+
+def main(argv: list[str]) -> int:
+    spec_path, command = argv[0], argv[argv.index("--") + 1 :]
+    with open(spec_path) as handle:
+        enter(json.load(handle))
     os.execvpe(command[0], command, os.environ)
     return 127
 
