@@ -24,11 +24,12 @@ def grade_all(
     jobs: int,
     on_result: Callable[[SubmissionResult, int, int], None] | None = None,
     protect: tuple[Path, ...] = (),
+    engine: str = "shell",
 ) -> list[SubmissionResult]:
     results: list[SubmissionResult | None] = [None] * len(submissions)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {
-            pool.submit(grade, student, path, rubric, limits, protect): index
+            pool.submit(grade, student, path, rubric, limits, protect, engine): index
             for index, (student, path) in enumerate(submissions)
         }
         done = 0

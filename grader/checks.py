@@ -374,7 +374,7 @@ class RanCleanly(Check):
                 reason = {
                     "error": f"raised {unit.error}",
                     "timeout": "ran past the time limit and was stopped",
-                    "died": "made the kernel die",
+                    "died": "killed the process running it (its kernel), which was restarted",
                     "skipped": "was not run: the question's time was used up",
                     "not run": f"was not run: {unit.error or 'the run ended before it'}",
                 }.get(unit.status, unit.status)

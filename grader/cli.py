@@ -16,6 +16,7 @@ from pathlib import Path
 from grader import doctor
 from grader.batch import grade_all, print_progress
 from grader.reports import feedback_md, grades_csv, results_json, table
+from grader.execution import ENGINES
 from grader.rubric import Rubric, RubricError, load_rubric
 from grader.sandbox import LIMIT_NAMES, Limits, format_size, parse_size
 from grader.submission import SubmissionError, discover
@@ -54,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     defaults = Limits()
     for sub in (grade, check):
         sub.add_argument("--rubric", type=Path, default=DEFAULT_RUBRIC, help="YAML rubric (default: the shipped one)")
+        sub.add_argument("--engine", choices=ENGINES, default="shell",
+                         help="how notebooks run: IPython in a plain process (shell, fast) or a Jupyter kernel")
         limits = sub.add_argument_group("limits (default: the rubric's, else these)")
         limits.add_argument("--timeout", type=_positive_float, help=f"wall seconds per question ({defaults.timeout:g})")
         limits.add_argument("--submission-timeout", type=_positive_float, help=f"wall seconds per submission ({defaults.submission_timeout:g})")
@@ -101,7 +104,8 @@ def _grade(args: argparse.Namespace, rubric: Rubric, limits: Limits) -> int:
     except OSError as exc:
         print(f"grader: error: {args.out}: cannot create the output directory: {exc.strerror}", file=sys.stderr)
         return 2
-    results = grade_all(submissions, rubric, limits, args.jobs, on_result=print_progress, protect=(args.out,))
+    results = grade_all(submissions, rubric, limits, args.jobs, on_result=print_progress,
+                        protect=(args.out,), engine=args.engine)
     results_json.write(results, rubric, args.out / "results.json")
     grades_csv.write(results, rubric, args.out / "grades.csv")
     for result in results:
@@ -115,7 +119,7 @@ def _check(args: argparse.Namespace, rubric: Rubric, limits: Limits) -> int:
     if not args.file.is_file():
         print(f"grader: error: {args.file}: no such file", file=sys.stderr)
         return 2
-    [result] = grade_all([(args.file.stem, args.file)], rubric, limits, jobs=1)
+    [result] = grade_all([(args.file.stem, args.file)], rubric, limits, jobs=1, engine=args.engine)
     print(feedback_md.render(result, rubric.assignment))
     full = result.status == "graded" and result.score >= result.max_score
     return 0 if full else 1

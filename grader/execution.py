@@ -120,11 +120,16 @@ def probe_environment(evidence_dir: Path, sandbox: RunSandbox, regions_file: Pat
     return env
 
 
+ENGINES = ("shell", "kernel")
+
+
 def execute(submission: Submission, attribution: Attribution, limits: Limits,
-            protect: tuple[Path, ...] = ()) -> Evidence:
+            protect: tuple[Path, ...] = (), engine: str = "shell") -> Evidence:
     """Run the submission in a scratch copy, under the sandbox, and read the evidence.
-    `protect`: paths the run must not see (the output directory, the rubric)."""
-    from grader import kernel_engine, script_engine  # the kernel engine imports nbclient
+    `protect`: paths the run must not see (the output directory, the rubric). `engine`: how
+    a notebook runs: "shell" (IPython in a plain process, fast) or "kernel" (a real Jupyter
+    kernel through nbclient, for anything that needs one); scripts always run as scripts."""
+    from grader import kernel_engine, runner_engine  # the kernel engine imports nbclient
 
     with tempfile.TemporaryDirectory(prefix="grader-run-", ignore_cleanup_errors=True) as work:
         work_dir = Path(work)
@@ -135,14 +140,17 @@ def execute(submission: Submission, attribution: Attribution, limits: Limits,
             path = _scratch_copy(submission, work_dir / "scratch")
             if submission.kind == "notebook":
                 units = notebook_units(submission, attribution)
-                outcomes = kernel_engine.run(path, units, limits, work_dir,
-                                             probe_environment(evidence_dir, sandbox), sandbox)
+                env = probe_environment(evidence_dir, sandbox)
+                if engine == "kernel":
+                    outcomes = kernel_engine.run(path, units, limits, work_dir, env, sandbox)
+                else:
+                    outcomes = runner_engine.run(path, "cells", units, limits, work_dir, env, sandbox)
             else:
                 units = script_units(submission, attribution)
                 regions_file = work_dir / "regions.json"
                 regions_file.write_text(json.dumps({str(path): attribution.regions}))
-                outcomes = script_engine.run(path, units, limits, work_dir,
-                                             probe_environment(evidence_dir, sandbox, regions_file), sandbox)
+                env = probe_environment(evidence_dir, sandbox, regions_file)
+                outcomes = runner_engine.run(path, "statements", units, limits, work_dir, env, sandbox)
             sandbox.sweep()
             return read_evidence(evidence_dir, tuple(outcomes), tuple(sandbox.limits_hit()))
 

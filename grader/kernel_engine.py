@@ -26,7 +26,8 @@ from grader.execution import Unit
 from grader.probe._grader_proctree import kill_descendants
 from grader.sandbox import Limits, RunSandbox
 
-_SETUP = "import _grader_probe as _grader_probe; _grader_probe.install_taps()"
+_SETUP = ("import _grader_probe as _grader_probe; _grader_probe.install_taps(); "
+          "_grader_probe.tap_display(get_ipython(), passthrough=True)")
 
 
 class _OwnInterpreter(KernelSpecManager):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields
 from itertools import count
 from pathlib import Path
 
-from grader.probe._grader_proctree import kill_descendants
+from grader.probe._grader_proctree import become_subreaper, kill_descendants, kill_marked
 
 MIB = 1 << 20
 GIB = 1 << 30
@@ -150,6 +150,7 @@ class RunSandbox:
         self.status_file = work_dir / "sandbox-status.json"
 
     def __enter__(self) -> "RunSandbox":
+        become_subreaper()  # the grader adopts what escapes a run, to find and kill it
         for controller, limit in (("pids", self.limits.processes), ("memory", self.limits.memory_total)):
             if not self.full:
                 self.unavailable[f"{controller} cgroup"] = "switched off by GRADER_ISOLATION=minimal"
@@ -217,9 +218,11 @@ class RunSandbox:
         return hits
 
     def sweep(self, root: int | None = None) -> None:
-        """Kill every process of the run: the cgroup's members and the root's descendants."""
+        """Kill every process of the run: the root's descendants, the cgroup's members, and
+        orphans that escaped the root and came back to the grader (a subreaper)."""
         if root is not None:
             kill_descendants(root)
+        kill_marked(os.getpid(), f"GRADER_EVIDENCE_DIR={self.work_dir / 'evidence'}\0".encode())
         for _ in range(100):
             members = [pid for c in self.cgroups for pid in _processes_in(c.path)]
             if not members:

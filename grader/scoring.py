@@ -56,14 +56,15 @@ class SubmissionResult:
 
 
 def grade(student: str, path: Path, rubric: Rubric, limits: Limits,
-          protect: tuple[Path, ...] = ()) -> SubmissionResult:
-    """`protect`: paths student code must not see or touch (output directory, rubric)."""
+          protect: tuple[Path, ...] = (), engine: str = "shell") -> SubmissionResult:
+    """`protect`: paths student code must not see or touch (output directory, rubric).
+    `engine`: how notebooks run, "shell" or "kernel" (see `execution.execute`)."""
     started = time.monotonic()
     try:
         submission = load(student, path)
         prompts = {question.id: question.prompt for question in rubric.questions}
         attribution = attribute(submission, prompts)
-        evidence = execute(submission, attribution, limits, (*protect, rubric.path.parent))
+        evidence = execute(submission, attribution, limits, (*protect, rubric.path.parent), engine)
         questions = tuple(
             _grade_question(question, submission, attribution, evidence, limits)
             for question in rubric.questions
@@ -108,7 +109,7 @@ def _notes(view: QuestionEvidence, evidence: Evidence, limits: Limits) -> tuple[
             notes.append(f"{unit.label}: time limit of {limits.timeout:g} s exceeded in {where}; "
                          "it was stopped and its processes were killed")
         elif unit.status == "died":
-            notes.append(f"{unit.label}: the kernel died while running it and was restarted")
+            notes.append(f"{unit.label}: the kernel (the process running it) died and was restarted")
         elif unit.status == "skipped":
             notes.append(f"{unit.label}: not run, the time limit of {where} was already used up")
         elif unit.status == "not run":

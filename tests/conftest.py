@@ -46,8 +46,8 @@ def check(result: SubmissionResult, question: str, name_part: str):
     return found
 
 
-def grade_path(path: Path, rubric: Rubric, timeout: float = 5, **limits) -> SubmissionResult:
-    return grade(path.stem, path, rubric, Limits(timeout=timeout, **limits))
+def grade_path(path: Path, rubric: Rubric, timeout: float = 5, engine: str = "shell", **limits) -> SubmissionResult:
+    return grade(path.stem, path, rubric, Limits(timeout=timeout, **limits), engine=engine)
 
 
 

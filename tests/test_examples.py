@@ -32,10 +32,12 @@ EXPECTED = {
 }
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    out = tmp_path_factory.mktemp("examples")
-    code = main(["grade", str(EXAMPLES), "--out", str(out), "--jobs", "2", "--timeout", "4"])
+@pytest.fixture(scope="module", params=["shell", "kernel"])
+def graded(request, tmp_path_factory):
+    """The whole folder graded with each engine: both must give every example the same scores."""
+    out = tmp_path_factory.mktemp(f"examples-{request.param}")
+    code = main(["grade", str(EXAMPLES), "--out", str(out), "--jobs", "2", "--timeout", "4",
+                 "--engine", request.param])
     assert code == 0
     document = json.loads((out / "results.json").read_text())
     return {entry["student"]: entry for entry in document["submissions"]}

@@ -38,7 +38,8 @@ if __name__ == "__main__":
 """
 
 
-def test_timeout_kills_the_whole_tree_and_grading_goes_on(tmp_path, rubric):
+@pytest.mark.parametrize("engine", ["shell", "kernel"])
+def test_timeout_kills_the_whole_tree_and_grading_goes_on(tmp_path, rubric, engine):
     marker = f"hang{os.getpid() % 100000}"
     path = write_notebook(tmp_path / "hang.ipynb", [
         ("md", "Q5."), ("code", HANG.format(marker=marker)), ("md", "Q6."), ("code", Q6_MODEL),
@@ -46,7 +47,7 @@ def test_timeout_kills_the_whole_tree_and_grading_goes_on(tmp_path, rubric):
     watch = Watch(marker)
     watch.start()
     started = time.monotonic()
-    result = grade_path(path, rubric, timeout=2)
+    result = grade_path(path, rubric, timeout=2, engine=engine)
     elapsed = time.monotonic() - started
     watch.stop()
     assert len(watch.seen) == 2  # the child and the grandchild both ran
@@ -58,12 +59,13 @@ def test_timeout_kills_the_whole_tree_and_grading_goes_on(tmp_path, rubric):
     assert named(marker) == []
 
 
-def test_dead_kernel_is_restarted_and_later_cells_are_graded(tmp_path, rubric):
+@pytest.mark.parametrize("engine", ["shell", "kernel"])
+def test_dead_kernel_is_restarted_and_later_cells_are_graded(tmp_path, rubric, engine):
     path = write_notebook(tmp_path / "die.ipynb", [
         ("md", "Q3."), ("code", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
         ("md", "Q5."), ("code", Q5_MODEL), ("md", "Q6."), ("code", Q6_MODEL),
     ])
-    result = grade_path(path, rubric, timeout=10)
+    result = grade_path(path, rubric, timeout=10, engine=engine)
     got = scores(result)
     assert got["q3"] == 0
     assert "kernel" in check(result, "q3", "runs without errors").detail
@@ -76,7 +78,7 @@ def test_a_python3_kernelspec_elsewhere_changes_nothing(tmp_path, rubric, monkey
     (spec / "kernel.json").write_text(json.dumps({"argv": ["/bin/false", "{connection_file}"],
                                                   "display_name": "broken", "language": "python"}))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    result = grade_path(EXAMPLES / "model_solution.ipynb", rubric)
+    result = grade_path(EXAMPLES / "model_solution.ipynb", rubric, engine="kernel")
     assert result.score == 100
 
 

@@ -147,7 +147,7 @@ FAULTS = {
                                 "memory limit of 512 MiB for all processes together exceeded"),
     "output_flood": ("q6", FLOOD, {}, 5, "output limit of 1 MiB reached in Q6; the rest was cut"),
     "input_call": ("q5", INPUT, {}, 0, None),
-    "kills_its_kernel": ("q3", KILL_KERNEL, {}, 0, "the kernel died while running it and was restarted"),
+    "kills_its_kernel": ("q3", KILL_KERNEL, {}, 0, "the kernel (the process running it) died and was restarted"),
     "cpu_hog": ("q3", CPU_HOG, {"cpu_time": 2, "timeout": 8}, 13, "CPU time limit of 2 s per process exceeded in Q3"),
     "big_file": ("q5", BIG_FILE, {"file_size": 1 << 20}, 0, "file size limit of 1 MiB exceeded in Q5"),
 }

@@ -47,19 +47,21 @@ def test_as_root_every_protection_is_on():
     assert off == []
 
 
-def test_minimal_isolation_still_grades_and_still_cleans_up(tmp_path, rubric, monkeypatch):
+@pytest.mark.parametrize("crash", [False, True])
+def test_minimal_isolation_still_grades_and_still_cleans_up(tmp_path, rubric, monkeypatch, crash):
     monkeypatch.setenv("GRADER_ISOLATION", "minimal")
     off = {p.name for p in doctor.diagnose() if not p.active}
     assert "no network" in off and "memory of all processes together" in off
     marker = f"daemon{os.getpid() % 100000}"
     notebook = (EXAMPLES / "model_solution.ipynb").read_text()
-    path = write_notebook(tmp_path / "daemon.ipynb", [("md", "Q3."), ("code", DAEMON.format(marker=marker))])
+    code = DAEMON.format(marker=marker) + ("    os._exit(1)  # the run's own process dies too\n" if crash else "")
+    path = write_notebook(tmp_path / "daemon.ipynb", [("md", "Q3."), ("code", code)])
     watch = Watch(marker)
     watch.start()
     result = grade_path(path, rubric)
     watch.stop()
     assert len(watch.seen) == 1  # the daemon really ran
-    assert scores(result)["q3"] == 20
+    assert scores(result)["q3"] == (10 + 3 + 4 if crash else 20)  # a crash is not "ran cleanly"
     time.sleep(0.2)
     assert leftovers() == []
     assert scores(grade_path(EXAMPLES / "model_solution.ipynb", rubric)) == scores(

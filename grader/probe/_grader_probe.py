@@ -91,6 +91,23 @@ def load_regions(path: str) -> None:
     _regions = {name: [tuple(span) for span in spans] for name, spans in raw.items()}
 
 
+def _record(stream: str, text: str) -> str | None:
+    """Record one write; the text to pass on, or None past the output limit."""
+    question = current_question()
+    if _OUTPUT_LIMIT:
+        used = _written.get(question, 0)
+        _written[question] = used + len(text)
+        if used + len(text) > _OUTPUT_LIMIT:
+            if used <= _OUTPUT_LIMIT:  # the first write over the limit says so
+                emit("cut", q=question)
+            if used >= _OUTPUT_LIMIT:
+                return None  # past the limit: neither recorded nor passed on
+            text = text[: _OUTPUT_LIMIT - used]
+    emit("write", stream=stream, text=text[:_MAX_TEXT], q=question,
+         thread=threading.current_thread() is threading.main_thread())
+    return text
+
+
 class _Tap:
     """Wraps sys.stdout/sys.stderr: every write is recorded with the writing PID first."""
 
@@ -100,23 +117,10 @@ class _Tap:
 
     def write(self, text: str) -> int:
         if isinstance(text, str) and text:
-            question = current_question()
-            if _OUTPUT_LIMIT:
-                used = _written.get(question, 0)
-                _written[question] = used + len(text)
-                if used + len(text) > _OUTPUT_LIMIT:
-                    if used <= _OUTPUT_LIMIT:  # the first write over the limit says so
-                        emit("cut", q=question)
-                    if used >= _OUTPUT_LIMIT:
-                        return len(text)  # past the limit: neither recorded nor passed on
-                    text = text[: _OUTPUT_LIMIT - used]
-            emit(
-                "write",
-                stream=self._grader_stream,
-                text=text[:_MAX_TEXT],
-                q=question,
-                thread=threading.current_thread() is threading.main_thread(),
-            )
+            kept = _record(self._grader_stream, text)
+            if kept is None:
+                return len(text)
+            text = kept
         return self._grader_inner.write(text)
 
     def writelines(self, lines: object) -> None:
@@ -125,6 +129,25 @@ class _Tap:
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._grader_inner, name)
+
+
+def tap_display(shell: object, passthrough: bool) -> None:
+    """A value a cell displays (its last expression) is output too, whatever the engine:
+    record it; `passthrough` also shows it the usual way (in a kernel, to the notebook)."""
+    hook = shell.displayhook  # type: ignore[attr-defined]
+    original = hook.write_format_data
+
+    def write_format_data(format_dict, md_dict=None):  # type: ignore[no-untyped-def]
+        text = format_dict.get("text/plain")
+        if text:
+            _record("stdout", f"{text}\n")
+        if passthrough:
+            return original(format_dict, md_dict)
+        return None
+
+    hook.write_format_data = write_format_data
+    if not passthrough:
+        hook.write_output_prompt = lambda: None
 
 
 def install_taps() -> None:

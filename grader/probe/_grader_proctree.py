@@ -58,3 +58,34 @@ def kill_descendants(pid: int) -> int:
             except OSError:
                 pass
     return killed
+
+
+def become_subreaper() -> bool:
+    """Orphans of this process's descendants come back to it instead of going to init."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        return False
+
+
+def kill_marked(pid: int, marker: bytes) -> list[int]:
+    """SIGKILL the descendants of `pid` whose environment holds `marker`, and reap the ones
+    that are its own children (orphans it adopted as a subreaper)."""
+    killed = []
+    for child in descendants(pid):
+        try:
+            with open(f"/proc/{child}/environ", "rb") as handle:
+                if marker not in handle.read():
+                    continue
+            os.kill(child, signal.SIGKILL)
+            killed.append(child)
+        except OSError:
+            pass
+    for child in killed:
+        try:
+            os.waitpid(child, 0)
+        except ChildProcessError:
+            pass  # not our child: its own parent reaps it
+    return killed

@@ -1,10 +1,11 @@
-"""Runs a student's script statement by statement, as ``__main__``, under the probe.
+"""Runs a student's script statement by statement, or a notebook cell by cell, under the probe.
 
-Running the file whole would let one hanging or crashing question take the others down with
-it. Instead the grader hands over the script's top-level statements (with the bodies of
-``if __name__ == "__main__":`` blocks flattened) as units, each with its question; this runner
-executes them in order in one ``__main__`` namespace, records each unit's outcome, and stops a
-unit that overruns its question's time budget, killing the processes it started.
+Running a file whole would let one hanging or crashing question take the others down with it.
+Instead the grader hands over units, each with its question: a script's top-level statements
+(with the bodies of ``if __name__ == "__main__":`` blocks flattened), or a notebook's code cells
+(run by IPython, as a kernel would, without a kernel's start-up cost). This runner executes
+them in order in one ``__main__`` namespace, records each unit's outcome, and stops a unit
+that overruns its question's time budget, killing the processes it started.
 
 Usage: ``python -m _grader_runner CONFIG.json`` with this directory on PYTHONPATH.
 """
@@ -30,9 +31,18 @@ class UnitTimeout(BaseException):
 
 
 class _Watchdog:
-    def __init__(self) -> None:
+    """Stops a unit that overruns: kills the processes it started and interrupts it. If it
+    still has not stopped after a grace period (a call that swallows the interrupt, a pool
+    waiting for a task its killed worker lost), `on_stuck` reports the time-out and the
+    runner ends, so that the grader can go on in a fresh process."""
+
+    GRACE = 2.0
+
+    def __init__(self, on_stuck, stuck_exit: int) -> None:  # type: ignore[no-untyped-def]
         self._deadline: float | None = None
         self.fired = False
+        self._on_stuck = on_stuck
+        self._stuck_exit = stuck_exit
         self._cond = threading.Condition()
         threading.Thread(target=self._watch, daemon=True, name="grader-watchdog").start()
 
@@ -52,9 +62,12 @@ class _Watchdog:
                 if left > 0:
                     self._cond.wait(left)
                     continue
-                self._deadline = None
-                self.fired = True
                 _grader_proctree.kill_descendants(os.getpid())
+                if self.fired:
+                    self._on_stuck()
+                    os._exit(self._stuck_exit)
+                self.fired = True
+                self._deadline = time.monotonic() + self.GRACE
                 os.kill(os.getpid(), signal.SIGINT)
 
 
@@ -74,51 +87,102 @@ def _compile_unit(lines: list[str], path: str, start: int, end: int, indented: b
     return compile("\n" * (start - 1) + "".join(body), path, "exec")
 
 
+class _Statements:
+    """A script's statements, run in a `__main__` module of its own (so spawned children
+    find the script, and `if __name__ == "__main__":` holds)."""
+
+    def __init__(self, path: str) -> None:
+        with open(path, encoding="utf-8") as handle:
+            self.lines = handle.readlines()
+        self.path = path
+        self.module = types.ModuleType("__main__")
+        self.module.__file__ = path
+        self.module.__builtins__ = __builtins__  # type: ignore[attr-defined]
+        sys.modules["__main__"] = self.module
+        sys.argv = [path]
+        sys.path[0] = os.path.dirname(path)
+
+    def run(self, unit: dict) -> None:
+        code = _compile_unit(self.lines, self.path, unit["start"], unit["end"], unit["indented"])
+        exec(code, self.module.__dict__)
+
+
+class _Cells:
+    """A notebook's cells, run by IPython as a kernel would run them (magics included),
+    its tracebacks and displays kept off stdout: errors become outcomes, displayed values
+    are recorded as output, as in the kernel engine."""
+
+    def __init__(self, path: str) -> None:
+        from IPython.core.interactiveshell import InteractiveShell
+        from traitlets.config import Config
+
+        config = Config()
+        config.HistoryManager.enabled = False
+        config.InteractiveShell.colors = "nocolor"
+        self.shell = InteractiveShell.instance(config=config)
+        self.shell.showtraceback = lambda *args, **kwargs: None
+        self.shell.showsyntaxerror = lambda *args, **kwargs: None
+        _grader_probe.tap_display(self.shell, passthrough=False)
+        sys.argv = [path]
+        sys.path.insert(0, os.path.dirname(path))
+
+    def run(self, unit: dict) -> None:
+        result = self.shell.run_cell(unit["source"], store_history=False)
+        error = result.error_before_exec or result.error_in_exec
+        if error is not None:
+            raise error
+
+
+def _outcome(runner: _Statements | _Cells, unit: dict, seconds: float) -> tuple[str, str | None]:
+    """Run one unit under the watchdog; (status, error)."""
+    try:
+        _watchdog.arm(seconds)
+        try:
+            runner.run(unit)
+        finally:
+            _watchdog.arm(None)
+    except UnitTimeout:
+        return "timeout", None
+    except KeyboardInterrupt:
+        return "error", "KeyboardInterrupt"
+    except SystemExit as exc:  # one unit's exit must not end the run
+        return ("ok", None) if exc.code in (None, 0) else ("error", f"SystemExit: {exc.code}")
+    except BaseException as exc:
+        if isinstance(runner, _Statements):
+            traceback.print_exc()
+        return "error", "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    return "ok", None
+
+
 def main(config_path: str) -> int:
     global _watchdog
     with open(config_path, encoding="utf-8") as handle:
         config = json.load(handle)
-    path = config["path"]
-    with open(path, encoding="utf-8") as handle:
-        lines = handle.readlines()
+    runner = _Cells(config["path"]) if config["mode"] == "cells" else _Statements(config["path"])
+    budgets: dict[str, float] = dict(config.get("budgets", {}))
+    report = os.open(config["report"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    current: list = [0, None]  # the unit running: index, question
 
-    module = types.ModuleType("__main__")
-    module.__file__ = path
-    module.__builtins__ = __builtins__  # type: ignore[attr-defined]
-    sys.modules["__main__"] = module
-    sys.argv = [path]
-    sys.path[0] = os.path.dirname(path)
+    def tell(index: int, question: str | None, status: str, error: str | None = None) -> None:
+        line = {"n": index, "q": question, "status": status, "error": error, "left": budgets[question or ""]}
+        os.write(report, (json.dumps(line) + "\n").encode())
 
-    _watchdog = _Watchdog()
+    def stuck() -> None:
+        budgets[current[1] or ""] = 0.0
+        tell(current[0], current[1], "timeout")
+
+    _watchdog = _Watchdog(stuck, config["stuck_exit"])
     signal.signal(signal.SIGINT, _on_sigint)
-    budgets: dict[str, float] = {}
-    for unit in config["units"]:
+    for index, unit in enumerate(config["units"]):
         question = unit["q"]
+        current[:] = [index, question]
         left = budgets.setdefault(question or "", config["timeout"])
         if left <= 0:
-            _grader_probe.emit("unit", line=unit["start"], q=question, status="skipped")
+            tell(index, question, "skipped")
             continue
         _grader_probe.set_question(question)
         started = time.monotonic()
-        status, error = "ok", None
-        try:
-            code = _compile_unit(lines, path, unit["start"], unit["end"], unit["indented"])
-            _watchdog.arm(left)
-            try:
-                exec(code, module.__dict__)
-            finally:
-                _watchdog.arm(None)
-        except UnitTimeout:
-            status = "timeout"
-        except KeyboardInterrupt:
-            status, error = "error", "KeyboardInterrupt"
-        except SystemExit as exc:
-            if exc.code not in (None, 0):
-                status, error = "error", f"SystemExit: {exc.code}"
-        except BaseException as exc:  # SystemExit too: one unit's exit must not end the run
-            status = "error"
-            error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-            traceback.print_exc()
+        status, error = _outcome(runner, unit, left)
         if status == "timeout":
             _grader_proctree.kill_descendants(os.getpid())
         budgets[question or ""] = left - (time.monotonic() - started)
@@ -127,7 +191,10 @@ def main(config_path: str) -> int:
                 stream.flush()
             except Exception:
                 pass
-        _grader_probe.emit("unit", line=unit["start"], q=question, status=status, error=error)
+        tell(index, question, status, error)
+    # as a subreaper (without namespaces) this process adopted every orphan of the run:
+    # they must go before it does, or they would be orphaned once more, out of reach
+    _grader_proctree.kill_descendants(os.getpid())
     return 0
 
 

@@ -1,0 +1,124 @@
+"""Run a submission through `_grader_runner` in a fresh Python process.
+
+Scripts always run this way; notebooks do too unless the kernel engine is asked for: the
+runner executes cells with IPython itself, so a notebook costs one interpreter start instead
+of a Jupyter kernel's. The runner reports each unit's outcome over the evidence channel; this
+side starts it, bounds its total time, and marks the units it never reached.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from itertools import count
+from pathlib import Path
+
+from grader.evidence import UnitOutcome
+from grader.execution import Unit
+from grader.sandbox import Limits, RunSandbox
+
+
+STUCK = 75  # the runner's exit code after a unit that ignored its interrupt was reported
+_STUCK = "stopped after its time limit"
+
+
+def run(path: Path, mode: str, units: list[Unit], limits: Limits, work_dir: Path,
+        env: dict[str, str], sandbox: RunSandbox) -> list[UnitOutcome]:
+    """`mode`: "statements" (a script) or "cells" (a notebook). A notebook's process that
+    dies is started again for the cells after the one that killed it, as a kernel would be
+    restarted; a script that ends ends."""
+    deadline = time.monotonic() + limits.submission_timeout
+    budgets: dict[str, float] = {}  # seconds left per question, across restarts
+    outcomes: list[UnitOutcome] = []
+    for attempt in count():
+        todo = units[len(outcomes):]
+        reported, ended = _run_once(path, mode, todo, limits, budgets, deadline,
+                                    work_dir / f"run{attempt}", env, sandbox)
+        outcomes.extend(reported)
+        if len(outcomes) == len(units):
+            return outcomes
+        if ended == _STUCK:
+            continue  # the cell that would not stop was reported: go on in a fresh process
+        if mode != "cells" or ended is None or "time limit" in ended:
+            reason = ended or "the program stopped: an earlier unit ran past its time limit"
+            return outcomes + [UnitOutcome(u.question, u.label, "not run", reason) for u in units[len(outcomes):]]
+        unit = units[len(outcomes)]  # the cell that killed its process
+        outcomes.append(UnitOutcome(unit.question, unit.label, "died", ended))
+        if len(outcomes) == len(units):
+            return outcomes
+    raise AssertionError("unreachable")
+
+
+def _run_once(path: Path, mode: str, units: list[Unit], limits: Limits, budgets: dict[str, float],
+              deadline: float, run_dir: Path, env: dict[str, str],
+              sandbox: RunSandbox) -> tuple[list[UnitOutcome], str | None]:
+    """One runner process over `units`: the outcomes of the units it finished, in order up
+    to the first it did not, and why it ended early (None if it did not)."""
+    run_dir.mkdir()
+    runnable = [u for u in units if u.syntax_error is None]
+    report = run_dir / "units.jsonl"
+    config = {
+        "mode": mode,
+        "path": str(path),
+        "timeout": limits.timeout,
+        "budgets": budgets,
+        "report": str(report),
+        "stuck_exit": STUCK,
+        "units": [{"q": u.question, "start": u.start, "end": u.end, "indented": u.indented,
+                   "source": u.source} for u in runnable],
+    }
+    config_file = run_dir / "runner.json"
+    config_file.write_text(json.dumps(config))
+    questions = {u.question for u in runnable}
+    by_questions = limits.timeout * max(len(questions), 1) + 5
+    wall = min(by_questions, deadline - time.monotonic())
+    ended = None
+    process = subprocess.Popen(
+        sandbox.command([sys.executable, "-m", "_grader_runner", str(config_file)]),
+        cwd=path.parent, env=env,
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        code = process.wait(timeout=max(wall, 0.1))
+        if code == STUCK:
+            ended = _STUCK if mode == "cells" else None
+        elif code != 0:
+            ended = f"the {'notebook' if mode == 'cells' else 'script'}'s process ended with code {code}"
+    except subprocess.TimeoutExpired:
+        ended = (f"the submission's time limit of {limits.submission_timeout:g} s ran out" if wall < by_questions
+                 else f"the run took longer than its questions' time limits ({by_questions:g} s)")
+    finally:
+        sandbox.sweep(process.pid)
+        process.kill()
+        process.wait()
+    return _reported(units, report, budgets), ended
+
+
+def _reported(units: list[Unit], report: Path, budgets: dict[str, float]) -> list[UnitOutcome]:
+    events: dict[int, dict] = {}
+    try:
+        lines = report.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # torn by a kill
+        events[event["n"]] = event
+        budgets[event.get("q") or ""] = event.get("left", 0.0)
+    outcomes = []
+    runnable = 0
+    for unit in units:
+        if unit.syntax_error:
+            outcomes.append(UnitOutcome(unit.question, unit.label, "error", unit.syntax_error))
+            continue
+        event = events.get(runnable)
+        runnable += 1
+        if event is None:
+            break
+        outcomes.append(UnitOutcome(unit.question, unit.label, event["status"], event.get("error")))
+    return outcomes
