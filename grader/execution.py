@@ -37,6 +37,7 @@ class Unit:
     end: int = 0
     indented: bool = False  # script: a statement inside `if __name__ == "__main__":`
     syntax_error: str | None = None
+    definition: bool = False  # script: only defines (def, class, import): safe to run again
 
 
 def notebook_units(submission: Submission, attribution: Attribution) -> list[Unit]:
@@ -80,7 +81,9 @@ def _statement_unit(node: ast.stmt, region_of, functions: dict, indented: bool) 
     # a bare call of a function defined under another question's header runs for that question
     if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name):
         question = functions.get(node.value.func.id) or question
-    return Unit(question, f"line {start}", start=start, end=node.end_lineno or start, indented=indented)
+    definition = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom))
+    return Unit(question, f"line {start}", start=start, end=node.end_lineno or start, indented=indented,
+                definition=definition)
 
 
 def _units_by_cell(submission: Submission, region_of) -> list[Unit]:

@@ -34,26 +34,28 @@ def run(path: Path, mode: str, units: list[Unit], limits: Limits, work_dir: Path
     outcomes: list[UnitOutcome] = []
     for attempt in count():
         todo = units[len(outcomes):]
+        # a script started again first defines again what it had defined (no output, no score)
+        replay = [u for u in units[: len(outcomes)] if u.definition] if mode == "statements" else []
         reported, ended = _run_once(path, mode, todo, limits, budgets, deadline,
-                                    work_dir / f"run{attempt}", env, sandbox)
+                                    work_dir / f"run{attempt}", env, sandbox, replay)
         outcomes.extend(reported)
         if len(outcomes) == len(units):
             return outcomes
         if ended == _STUCK:
-            continue  # the cell that would not stop was reported: go on in a fresh process
-        if mode != "cells" or ended is None or "time limit" in ended:
-            reason = ended or "the program stopped: an earlier unit ran past its time limit"
+            continue  # the unit that would not stop was reported: go on in a fresh process
+        reason = ended or "the program exited before it"
+        if mode != "cells" or "time limit" in reason:
             return outcomes + [UnitOutcome(u.question, u.label, "not run", reason) for u in units[len(outcomes):]]
-        unit = units[len(outcomes)]  # the cell that killed its process
-        outcomes.append(UnitOutcome(unit.question, unit.label, "died", ended))
+        unit = units[len(outcomes)]  # the cell that ended its process
+        outcomes.append(UnitOutcome(unit.question, unit.label, "died", reason))
         if len(outcomes) == len(units):
             return outcomes
     raise AssertionError("unreachable")
 
 
 def _run_once(path: Path, mode: str, units: list[Unit], limits: Limits, budgets: dict[str, float],
-              deadline: float, run_dir: Path, env: dict[str, str],
-              sandbox: RunSandbox) -> tuple[list[UnitOutcome], str | None]:
+              deadline: float, run_dir: Path, env: dict[str, str], sandbox: RunSandbox,
+              replay: list[Unit]) -> tuple[list[UnitOutcome], str | None]:
     """One runner process over `units`: the outcomes of the units it finished, in order up
     to the first it did not, and why it ended early (None if it did not)."""
     run_dir.mkdir()
@@ -66,6 +68,7 @@ def _run_once(path: Path, mode: str, units: list[Unit], limits: Limits, budgets:
         "budgets": budgets,
         "report": str(report),
         "stuck_exit": STUCK,
+        "replay": [{"start": u.start, "end": u.end, "indented": u.indented} for u in replay],
         "units": [{"q": u.question, "start": u.start, "end": u.end, "indented": u.indented,
                    "source": u.source} for u in runnable],
     }
@@ -84,7 +87,7 @@ def _run_once(path: Path, mode: str, units: list[Unit], limits: Limits, budgets:
     try:
         code = process.wait(timeout=max(wall, 0.1))
         if code == STUCK:
-            ended = _STUCK if mode == "cells" else None
+            ended = _STUCK
         elif code != 0:
             ended = f"the {'notebook' if mode == 'cells' else 'script'}'s process ended with code {code}"
     except subprocess.TimeoutExpired:

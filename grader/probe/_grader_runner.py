@@ -173,6 +173,11 @@ def main(config_path: str) -> int:
 
     _watchdog = _Watchdog(stuck, config["stuck_exit"])
     signal.signal(signal.SIGINT, _on_sigint)
+    for unit in config.get("replay", []):  # definitions from before a restart, unobserved
+        try:
+            runner.run(unit)
+        except BaseException:
+            pass
     for index, unit in enumerate(config["units"]):
         question = unit["q"]
         current[:] = [index, question]
