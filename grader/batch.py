@@ -1,47 +1,113 @@
-"""Grade many submissions at once, `jobs` at a time.
+"""Grade a whole class: in parallel, with a progress bar, resumable, and safe to interrupt.
 
-Each submission runs in its own kernel or process, so the grader's side is mostly waiting:
-threads are enough to keep `jobs` runs going. Results come back in the order given, and a
-submission that fails in any way is an `error` result, never a stopped batch.
+Each submission runs in its own processes, so the grader's side mostly waits: an executor
+hands submissions to threads (or to a dask cluster, `executors.py`) and results come back as
+they finish. A result is cached under the hash of everything it depends on (the submission's
+content, the rubric, the limits, the engine, the grader's version), so a second run grades
+only what changed. Ctrl-C stops the runs in progress and keeps every finished result.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from grader import sandbox
+from grader.cache import Cache
+from grader.executors import Executor, LocalExecutor
 from grader.rubric import Rubric
 from grader.sandbox import Limits
-from grader.scoring import SubmissionResult, grade
+from grader.scoring import SubmissionResult
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Everything a worker needs to grade one submission, and nothing else (it may travel to
+    another machine)."""
+
+    rubric: Rubric
+    limits: Limits
+    protect: tuple[Path, ...] = ()
+    engine: str = "shell"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    results: list[SubmissionResult]  # in the order given; only those finished if interrupted
+    graded: int  # graded now
+    cached: int  # taken from the cache
+    interrupted: bool
 
 
 def grade_all(
     submissions: list[tuple[str, Path]],
-    rubric: Rubric,
-    limits: Limits,
-    jobs: int,
-    on_result: Callable[[SubmissionResult, int, int], None] | None = None,
-    protect: tuple[Path, ...] = (),
-    engine: str = "shell",
-) -> list[SubmissionResult]:
-    results: list[SubmissionResult | None] = [None] * len(submissions)
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {
-            pool.submit(grade, student, path, rubric, limits, protect, engine): index
-            for index, (student, path) in enumerate(submissions)
-        }
-        done = 0
-        for future in as_completed(futures):
-            index = futures[future]
-            results[index] = future.result()  # grade() turns every failure into a result
-            done += 1
-            if on_result is not None:
-                on_result(results[index], done, len(submissions))
-    return [result for result in results if result is not None]
+    batch: Batch,
+    executor: Executor | None = None,
+    cache: Cache | None = None,
+    on_result: Callable[[SubmissionResult, bool], None] | None = None,
+) -> Outcome:
+    """`on_result(result, from_cache)` is called as each result arrives."""
+    executor = executor or LocalExecutor(jobs=1)
+    results: dict[int, SubmissionResult] = {}
+    todo: list[tuple[int, str, Path]] = []
+    keys: dict[int, str] = {}
+    for index, (student, path) in enumerate(submissions):
+        key = cache.key(path, batch) if cache else None
+        hit = cache.get(key) if cache and key else None
+        if hit is not None:
+            results[index] = replace(hit, student=student, path=str(path))
+            if on_result:
+                on_result(results[index], True)
+        else:
+            todo.append((index, student, path))
+            if key:
+                keys[index] = key
+    interrupted = False
+    try:
+        for index, result in executor.run(batch, todo):
+            results[index] = result
+            if cache and index in keys and _cacheable(result):
+                cache.put(keys[index], result)
+            if on_result:
+                on_result(result, False)
+    except KeyboardInterrupt:
+        interrupted = True
+        sandbox.abort_all()  # every run in progress is killed now, not at its time limit
+        executor.cancel()
+    ordered = [results[index] for index in sorted(results)]
+    graded = len(results) - (len(submissions) - len(todo))
+    return Outcome(ordered, graded, len(submissions) - len(todo), interrupted)
 
 
-def print_progress(result: SubmissionResult, done: int, total: int) -> None:
-    outcome = f"{result.score:g}/{result.max_score:g}" if result.status == "graded" else "error"
-    print(f"[{done}/{total}] {result.student}: {outcome} ({result.seconds:.1f} s)", file=sys.stderr)
+def _cacheable(result: SubmissionResult) -> bool:
+    """A grader fault may not happen again: do not keep its result."""
+    return not (result.status == "error" and "internal grader error" in (result.error or ""))
+
+
+class Progress:
+    """A progress bar on a terminal (done/total, ETA, errors); plain lines elsewhere."""
+
+    def __init__(self, total: int, stream=sys.stderr) -> None:  # type: ignore[no-untyped-def]
+        self.total, self.done, self.errors, self.stream = total, 0, 0, stream
+        self.bar = None
+        if stream.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, file=stream, unit="submission", dynamic_ncols=True)
+
+    def __call__(self, result: SubmissionResult, from_cache: bool) -> None:
+        self.done += 1
+        self.errors += result.status == "error"
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"errors={self.errors}", refresh=False)
+            self.bar.update(1)
+            return
+        outcome = f"{result.score:g}/{result.max_score:g}" if result.status == "graded" else "error"
+        how = "cached" if from_cache else f"{result.seconds:.1f} s"
+        print(f"[{self.done}/{self.total}] {result.student}: {outcome} ({how})", file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

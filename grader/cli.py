@@ -14,8 +14,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from grader import doctor
-from grader.batch import grade_all, print_progress
-from grader.reports import feedback_md, grades_csv, results_json, table
+from grader import reports
+from grader.batch import Batch, Progress, grade_all
+from grader.cache import Cache
+from grader.executors import DaskExecutor, LocalExecutor
+from grader.reports import feedback_md, table
 from grader.execution import ENGINES
 from grader.rubric import Rubric, RubricError, load_rubric
 from grader.sandbox import LIMIT_NAMES, Limits, format_size, parse_size
@@ -49,6 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     grade.add_argument("--out", type=Path, default=Path("grading-results"), help="output directory (default: grading-results)")
     grade.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1, help="submissions graded at once (default: one per CPU)")
+    grade.add_argument("--force", action="store_true", help="grade everything again, ignoring cached results")
+    grade.add_argument("--executor", choices=("local", "dask"), default="local",
+                       help="where to grade: here (local) or on a dask.distributed cluster")
+    grade.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="the dask scheduler, with --executor dask")
     check = commands.add_parser("check", help="self-check one submission; exit 0 only with full marks")
     check.add_argument("file", type=Path, metavar="FILE")
     commands.add_parser("doctor", help="say which protections against student code work on this machine")
@@ -104,14 +111,29 @@ def _grade(args: argparse.Namespace, rubric: Rubric, limits: Limits) -> int:
     except OSError as exc:
         print(f"grader: error: {args.out}: cannot create the output directory: {exc.strerror}", file=sys.stderr)
         return 2
-    results = grade_all(submissions, rubric, limits, args.jobs, on_result=print_progress,
-                        protect=(args.out,), engine=args.engine)
-    results_json.write(results, rubric, args.out / "results.json")
-    grades_csv.write(results, rubric, args.out / "grades.csv")
-    for result in results:
-        feedback_md.write(result, rubric.assignment, args.out / "feedback")
+    if args.executor == "dask":
+        if not args.scheduler:
+            print("grader: error: --executor dask needs --scheduler tcp://HOST:PORT", file=sys.stderr)
+            return 2
+        executor = DaskExecutor(args.scheduler)
+    else:
+        executor = LocalExecutor(args.jobs)
+    batch = Batch(rubric, limits, protect=(args.out.resolve(),), engine=args.engine)
+    progress = Progress(len(submissions))
+    try:
+        outcome = grade_all(submissions, batch, executor, Cache(args.out / ".cache", read=not args.force), progress)
+    finally:
+        progress.close()
+        executor.close()
+    results = outcome.results
+    reports.write_all(results, rubric, args.out)
     print(table.render(results, rubric))
-    print(f"\nWrote {args.out / 'results.json'}, {args.out / 'grades.csv'} and {args.out / 'feedback'}/")
+    print(f"\n{outcome.graded} graded, {outcome.cached} from the cache (--force grades all again). "
+          f"Wrote {args.out}/: results.json, grades.csv, feedback/")
+    if outcome.interrupted:
+        print(f"grader: interrupted: kept the {len(results)} finished of {len(submissions)} submissions; "
+              "run the same command again to grade the rest", file=sys.stderr)
+        return 130
     return 0
 
 
@@ -119,7 +141,10 @@ def _check(args: argparse.Namespace, rubric: Rubric, limits: Limits) -> int:
     if not args.file.is_file():
         print(f"grader: error: {args.file}: no such file", file=sys.stderr)
         return 2
-    [result] = grade_all([(args.file.stem, args.file)], rubric, limits, jobs=1, engine=args.engine)
+    outcome = grade_all([(args.file.stem, args.file)], Batch(rubric, limits, engine=args.engine))
+    if outcome.interrupted:
+        return 130
+    [result] = outcome.results
     print(feedback_md.render(result, rubric.assignment))
     full = result.status == "graded" and result.score >= result.max_score
     return 0 if full else 1

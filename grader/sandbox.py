@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, fields
 from itertools import count
@@ -133,6 +134,24 @@ def _hit(controller: _Controller) -> bool:
 
 # --- a run ----------------------------------------------------------------------------------
 
+_active: set["RunSandbox"] = set()
+_active_lock = threading.Lock()
+_aborted = threading.Event()
+
+
+def abort_all() -> None:
+    """Ctrl-C: kill every run in progress now, and start no new one."""
+    _aborted.set()
+    with _active_lock:
+        running = list(_active)
+    for run in running:
+        run.sweep()
+
+
+class Aborted(Exception):
+    """The batch was interrupted before this run could start."""
+
+
 
 class RunSandbox:
     """The protections of one run. Use as a context manager around the run."""
@@ -150,6 +169,10 @@ class RunSandbox:
         self.status_file = work_dir / "sandbox-status.json"
 
     def __enter__(self) -> "RunSandbox":
+        if _aborted.is_set():
+            raise Aborted("the batch was interrupted")
+        with _active_lock:
+            _active.add(self)
         become_subreaper()  # the grader adopts what escapes a run, to find and kill it
         for controller, limit in (("pids", self.limits.processes), ("memory", self.limits.memory_total)):
             if not self.full:
@@ -235,6 +258,8 @@ class RunSandbox:
             time.sleep(0.01)
 
     def close(self) -> None:
+        with _active_lock:
+            _active.discard(self)
         self.sweep()
         for controller in self.cgroups:
             for _ in range(50):

@@ -54,6 +54,16 @@ class SubmissionResult:
     questions: tuple[QuestionResult, ...]
     seconds: float
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "SubmissionResult":
+        """The inverse of `dataclasses.asdict`, for cached results."""
+        questions = tuple(
+            QuestionResult(**{**q, "checks": tuple(CheckResult(**c) for c in q["checks"]),
+                              "notes": tuple(q["notes"])})
+            for q in data["questions"]
+        )
+        return cls(**{**data, "questions": questions})
+
 
 def grade(student: str, path: Path, rubric: Rubric, limits: Limits,
           protect: tuple[Path, ...] = (), engine: str = "shell") -> SubmissionResult:
