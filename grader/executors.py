@@ -60,7 +60,7 @@ class DaskExecutor:
             from distributed import Client
         except ImportError:
             raise SystemExit("grader: error: --executor dask needs the dask extra: pip install 'grader[dask]'") from None
-        self.client = Client(scheduler, set_as_default=False)
+        self.client = Client(scheduler)
         self.futures: list = []
 
     def run(self, batch: "Batch", todo: Todo) -> Iterator[tuple[int, SubmissionResult]]:
