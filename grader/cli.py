@@ -18,7 +18,7 @@ from grader import reports
 from grader.batch import Batch, Progress, grade_all
 from grader.cache import Cache
 from grader.executors import DaskExecutor, LocalExecutor
-from grader.reports import feedback_md, table
+from grader.reports import canvas, feedback_md, gradescope, table
 from grader.execution import ENGINES
 from grader.rubric import Rubric, RubricError, load_rubric
 from grader.sandbox import LIMIT_NAMES, Limits, format_size, parse_size
@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     limits = replace(Limits(), **{**rubric.limits, **chosen})
     if args.command == "grade":
         return _grade(args, rubric, limits)
+    if args.command == "gradescope":
+        return _gradescope(args, rubric, limits)
     return _check(args, rubric, limits)
 
 
@@ -56,11 +58,19 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--executor", choices=("local", "dask"), default="local",
                        help="where to grade: here (local) or on a dask.distributed cluster")
     grade.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="the dask scheduler, with --executor dask")
+    grade.add_argument("--canvas-roster", type=Path, metavar="CSV",
+                       help="a Canvas roster (Student, ID, SIS User ID, Section): also write OUT/canvas.csv")
+    grade.add_argument("--canvas-assignment-id", default="", metavar="ID", help="the Canvas assignment's ID")
+    gradescope = commands.add_parser("gradescope", help="grade one submission into Gradescope's results.json")
+    gradescope.add_argument("submission", type=Path, nargs="?", default=Path("/autograder/submission"),
+                            help="the submission's file or directory (default: /autograder/submission)")
+    gradescope.add_argument("--results", type=Path, default=Path("/autograder/results/results.json"),
+                            help="where to write (default: /autograder/results/results.json)")
     check = commands.add_parser("check", help="self-check one submission; exit 0 only with full marks")
     check.add_argument("file", type=Path, metavar="FILE")
     commands.add_parser("doctor", help="say which protections against student code work on this machine")
     defaults = Limits()
-    for sub in (grade, check):
+    for sub in (grade, check, gradescope):
         sub.add_argument("--rubric", type=Path, default=DEFAULT_RUBRIC, help="YAML rubric (default: the shipped one)")
         sub.add_argument("--engine", choices=ENGINES, default="shell",
                          help="how notebooks run: IPython in a plain process (shell, fast) or a Jupyter kernel")
@@ -111,6 +121,13 @@ def _grade(args: argparse.Namespace, rubric: Rubric, limits: Limits) -> int:
     except OSError as exc:
         print(f"grader: error: {args.out}: cannot create the output directory: {exc.strerror}", file=sys.stderr)
         return 2
+    roster = None
+    if args.canvas_roster:
+        try:
+            roster = canvas.read_roster(args.canvas_roster)
+        except canvas.RosterError as exc:
+            print(f"grader: error: {exc}", file=sys.stderr)
+            return 2
     if args.executor == "dask":
         if not args.scheduler:
             print("grader: error: --executor dask needs --scheduler tcp://HOST:PORT", file=sys.stderr)
@@ -127,6 +144,14 @@ def _grade(args: argparse.Namespace, rubric: Rubric, limits: Limits) -> int:
         executor.close()
     results = outcome.results
     reports.write_all(results, rubric, args.out)
+    if roster is not None:
+        unmatched = canvas.write(results, roster, rubric.assignment, args.canvas_assignment_id,
+                                 rubric.max_score, args.out / "canvas.csv")
+        listing = args.out / "canvas-unmatched.txt"
+        listing.write_text("".join(f"{r.student}\t{r.path}\n" for r in unmatched), encoding="utf-8")
+        if unmatched:
+            print(f"grader: {len(unmatched)} submission(s) match no roster row, listed in {listing}: "
+                  + ", ".join(r.student for r in unmatched), file=sys.stderr)
     print(table.render(results, rubric))
     print(f"\n{outcome.graded} graded, {outcome.cached} from the cache (--force grades all again). "
           f"Wrote {args.out}/: results.json, grades.csv, feedback/")
@@ -134,6 +159,15 @@ def _grade(args: argparse.Namespace, rubric: Rubric, limits: Limits) -> int:
         print(f"grader: interrupted: kept the {len(results)} finished of {len(submissions)} submissions; "
               "run the same command again to grade the rest", file=sys.stderr)
         return 130
+    return 0
+
+
+def _gradescope(args: argparse.Namespace, rubric: Rubric, limits: Limits) -> int:
+    """Gradescope's `run_autograder` calls this: always a results file, even on failure."""
+    outcome = grade_all([("submission", args.submission)], Batch(rubric, limits, engine=args.engine))
+    [result] = outcome.results
+    gradescope.write(result, args.results)
+    print(f"score {result.score:g}/{result.max_score:g}; wrote {args.results}")
     return 0
 
 

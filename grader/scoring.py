@@ -35,12 +35,26 @@ class CheckResult:
 
 
 @dataclass(frozen=True)
+class ProcessView:
+    """One process the question's code ran, as the reports draw it."""
+
+    key: str
+    pid: int
+    parent: str | None  # key of the process that started it, None for the main process
+    role: str  # "main", "process", "pool worker", "forked"
+    name: str | None
+    exit_code: int | None
+    output: str  # what it printed (stdout), cut to a few lines
+
+
+@dataclass(frozen=True)
 class QuestionResult:
     id: str
     score: float
     max_score: float
     checks: tuple[CheckResult, ...]
     notes: tuple[str, ...]  # time-outs, kernel deaths: what happened to the question's code
+    processes: tuple[ProcessView, ...] = ()  # the main process first, then those it started
 
 
 @dataclass(frozen=True)
@@ -59,7 +73,8 @@ class SubmissionResult:
         """The inverse of `dataclasses.asdict`, for cached results."""
         questions = tuple(
             QuestionResult(**{**q, "checks": tuple(CheckResult(**c) for c in q["checks"]),
-                              "notes": tuple(q["notes"])})
+                              "notes": tuple(q["notes"]),
+                              "processes": tuple(ProcessView(**p) for p in q.get("processes", ()))})
             for q in data["questions"]
         )
         return cls(**{**data, "questions": questions})
@@ -104,8 +119,34 @@ def _grade_question(question: Question, submission: Submission, attribution: Att
     results = tuple(_run_check(check, view) for check in question.checks)
     notes = _notes(view, evidence, limits)
     return QuestionResult(
-        question.id, round(sum(r.score for r in results), 2), question.points, results, notes
+        question.id, round(sum(r.score for r in results), 2), question.points, results, notes,
+        _process_tree(view),
     )
+
+
+def _process_tree(view: QuestionEvidence, output_chars: int = 600) -> tuple[ProcessView, ...]:
+    """The processes of the question, each with its parent and its own output."""
+    texts = view.output_by_process()
+    writers = set(texts)
+    by_pid = {(p.key.rsplit("/", 1)[0], p.pid): p.key for p in view.processes.values()}
+    parents = {by_pid.get((c.key.rsplit("/", 1)[0], c.creator or c.ppid)) for c in view.children}
+    roots = [view.processes[key] for key in sorted(view.roots) if key in writers or key in parents]
+    shown = []
+    for process in [*roots, *sorted(view.children, key=lambda p: p.pid)]:
+        namespace = process.key.rsplit("/", 1)[0]
+        parent = None
+        if process.key not in view.roots:
+            parent = by_pid.get((namespace, process.creator or process.ppid))
+        role = ("main" if process.key in view.roots else "pool worker" if process.pool_worker
+                else "process" if process.name else "forked")
+        text = texts.get(process.key, "")
+        returned = [value for task in view.tasks if task.key == process.key for value in task.values]
+        if returned:
+            text += f"returned {', '.join(returned)}\n"
+        if len(text) > output_chars:
+            text = text[:output_chars] + "\n..."
+        shown.append(ProcessView(process.key, process.pid, parent, role, process.name, process.exit_code, text))
+    return tuple(shown)
 
 
 def _notes(view: QuestionEvidence, evidence: Evidence, limits: Limits) -> tuple[str, ...]:

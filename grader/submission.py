@@ -44,6 +44,21 @@ class Submission:
     folder: Path | None = None  # the student's own directory, copied whole for the run
 
 
+_CANVAS_NAME = re.compile(r"^(?P<name>[A-Za-z0-9-]+?)(?:_LATE)?_(?P<user>\d+)_(?P<submission>\d+)_(?P<original>.+)$")
+
+
+def canvas_identity(name: str) -> tuple[str, str] | None:
+    """(student name part, Canvas user ID) from a Canvas bulk-download file name
+    (`<name>_<userid>_<submissionid>_<original>`, with `_LATE` after a late name)."""
+    match = _CANVAS_NAME.match(name)
+    return (match.group("name"), match.group("user")) if match else None
+
+
+def _student_name(entry: Path) -> str:
+    identity = canvas_identity(entry.name)
+    return identity[0] if identity else (entry.name if entry.is_dir() else entry.stem)
+
+
 def discover(paths: list[Path]) -> list[tuple[str, Path]]:
     """(student, file) pairs. A file is one submission. A directory is a class: each
     notebook or script in it is a student's (named by the file), and so is each
@@ -51,15 +66,13 @@ def discover(paths: list[Path]) -> list[tuple[str, Path]]:
     found: list[tuple[str, Path]] = []
     for path in paths:
         if path.is_file():
-            found.append((path.stem, path))
+            found.append((_student_name(path), path))
         elif path.is_dir():
             for entry in sorted(path.iterdir()):
                 if entry.name.startswith((".", "_")):
                     continue
-                if entry.is_dir():
-                    found.append((entry.name, entry))
-                elif entry.suffix in SUFFIXES:
-                    found.append((entry.stem, entry))
+                if entry.is_dir() or entry.suffix in SUFFIXES:
+                    found.append((_student_name(entry), entry))
         else:
             raise SubmissionError(f"{path}: no such file or directory")
     return _unique_students(found)

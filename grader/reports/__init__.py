@@ -9,9 +9,10 @@ from grader.scoring import SubmissionResult
 
 
 def write_all(results: list[SubmissionResult], rubric: Rubric, out: Path) -> None:
-    from grader.reports import feedback_md, grades_csv, results_json
+    from grader.reports import feedback_md, grades_csv, html, results_json
 
     results_json.write(results, rubric, out / "results.json")
     grades_csv.write(results, rubric, out / "grades.csv")
     for result in results:
         feedback_md.write(result, rubric.assignment, out / "feedback")
+    html.write(results, rubric, out)

@@ -38,9 +38,13 @@ def render(result: SubmissionResult, assignment: str) -> str:
     return "\n".join(lines)
 
 
+def file_name(student: str) -> str:
+    """A student's name made safe as a file name (the feedback files of every format)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in student).lstrip(".") or "student"
+
+
 def write(result: SubmissionResult, assignment: str, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in result.student) or "student"
-    path = directory / f"{safe}.md"
+    path = directory / f"{file_name(result.student)}.md"
     path.write_text(render(result, assignment), encoding="utf-8")
     return path

@@ -1,0 +1,51 @@
+"""Gradescope's autograder `results.json`: one test per rubric check.
+
+Hidden checks are published only after grades are (`after_published`), and their output
+leaves out what was observed, as in the student's own feedback. `run_autograder` in
+`gradescope/` calls `grader gradescope`, which writes this file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from grader.scoring import SubmissionResult
+
+
+def build(result: SubmissionResult) -> dict:
+    if result.status == "error":
+        return {
+            "score": 0,
+            "execution_time": round(result.seconds),
+            "output": f"Your submission could not be graded: {result.error}",
+            "stdout_visibility": "hidden",
+            "tests": [],
+        }
+    tests = []
+    for question in result.questions:
+        for check in question.checks:
+            output = check.feedback
+            if check.detail and not check.hidden:
+                output = f"{output}\nObserved: {check.detail}".strip()
+            tests.append({
+                "name": f"{question.id.upper()}: {check.name}",
+                "score": check.score,
+                "max_score": check.max_score,
+                "status": "passed" if check.passed else "failed",
+                "output": output,
+                "visibility": "after_published" if check.hidden else "visible",
+            })
+    notes = [f"{q.id.upper()}: {note}" for q in result.questions for note in q.notes]
+    return {
+        "score": result.score,
+        "execution_time": round(result.seconds),
+        "output": "\n".join(notes) or "Graded by observing the processes your code created.",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
+
+
+def write(result: SubmissionResult, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(build(result), indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,85 @@
+"""Self-contained HTML: per-student feedback with the process tree the grader observed, and an
+instructor's summary of the class. Readable offline: the CSS is inlined, no script, no CDN."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from grader.reports.feedback_md import file_name
+from grader.rubric import Rubric
+from grader.scoring import ProcessView, SubmissionResult
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["j2"]))
+    environment.globals["css"] = Markup((TEMPLATES / "style.css").read_text(encoding="utf-8"))
+    environment.globals["grade_class"] = lambda score, top: "full" if score >= top else ("part" if score > 0 else "none")
+    environment.globals["tree"] = _tree
+    return environment
+
+
+def _tree(processes: tuple[ProcessView, ...]) -> Markup:
+    keys = {p.key for p in processes}
+    children: dict[str, list[ProcessView]] = defaultdict(list)
+    roots = []
+    for process in processes:
+        if process.parent in keys:
+            children[process.parent].append(process)
+        else:
+            roots.append(process)
+    return Markup(_environment().get_template("tree.html.j2").render(roots=roots, children=children))
+
+
+def feedback(result: SubmissionResult, assignment: str) -> str:
+    return _environment().get_template("feedback.html.j2").render(result=result, assignment=assignment)
+
+
+def summary(results: list[SubmissionResult], rubric: Rubric) -> str:
+    graded = [r for r in results if r.status == "graded"]
+    scores = [r.score for r in graded]
+    top = rubric.max_score or 1
+    bins = []
+    for tenth in range(10):
+        low, high = top * tenth / 10, top * (tenth + 1) / 10
+        count = sum(low <= s < high or (tenth == 9 and s == high) for s in scores)
+        bins.append({"label": f"{low:g}–{high:g}", "count": count})
+    questions = []
+    failures: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for question in rubric.questions:
+        answers = [q for r in graded for q in r.questions if q.id == question.id]
+        questions.append({
+            "id": question.id, "max_score": question.points,
+            "pass_rate": sum(q.score >= q.max_score for q in answers) / len(answers) if answers else 0,
+            "mean": statistics.mean(q.score for q in answers) if answers else 0,
+        })
+    for result in graded:
+        for question in result.questions:
+            for check in question.checks:
+                if not check.passed:
+                    failures[(question.id, check.name)].append(result.student)
+    common = sorted(failures.items(), key=lambda item: (-len(item[1]), item[0]))[:15]
+    return _environment().get_template("summary.html.j2").render(
+        assignment=rubric.assignment, max_score=rubric.max_score, graded=len(graded),
+        errors=len(results) - len(graded), mean=statistics.mean(scores) if scores else 0,
+        median=statistics.median(scores) if scores else 0, bins=bins,
+        top=max((b["count"] for b in bins), default=0), questions=questions,
+        failures=[{"question": q, "check": c, "students": s} for (q, c), s in common],
+        error_list=[r for r in results if r.status == "error"],
+    )
+
+
+def write(results: list[SubmissionResult], rubric: Rubric, out: Path) -> None:
+    (out / "feedback").mkdir(parents=True, exist_ok=True)
+    for result in results:
+        (out / "feedback" / f"{file_name(result.student)}.html").write_text(
+            feedback(result, rubric.assignment), encoding="utf-8")
+    (out / "summary.html").write_text(summary(results, rubric), encoding="utf-8")

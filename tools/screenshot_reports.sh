@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The documented check of the HTML reports in a real browser: grade the examples, then take
+# screenshots of a student's feedback and of the class summary with headless Chromium (Debian's
+# package `chromium`; `apt-get install chromium`). Look at the PNGs it prints.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-/tmp/grader-screenshots}
+python3 dev.py grader grade submissions_example/ --timeout 5 --out "$out/results" >/dev/null
+for page in results/feedback/dana.html results/feedback/threads_instead_of_processes.html results/summary.html; do
+  name=$(basename "$page" .html)
+  chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
+    --disable-component-update --disable-sync --user-data-dir="$(mktemp -d)" --hide-scrollbars \
+    --window-size=1200,2400 --screenshot="$out/$name.png" "file://$out/$page" 2>/dev/null
+  echo "$out/$name.png"
+done
