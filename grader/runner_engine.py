@@ -9,8 +9,11 @@ side starts it, bounds its total time, and marks the units it never reached.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from itertools import count
 from pathlib import Path
@@ -18,6 +21,7 @@ from pathlib import Path
 from grader.evidence import UnitOutcome
 from grader.execution import Unit
 from grader.sandbox import Limits, RunSandbox
+from grader.zygote import zygote
 
 
 STUCK = 75  # the runner's exit code after a unit that ignored its interrupt was reported
@@ -78,26 +82,45 @@ def _run_once(path: Path, mode: str, units: list[Unit], limits: Limits, budgets:
     by_questions = limits.timeout * max(len(questions), 1) + 5
     wall = min(by_questions, deadline - time.monotonic())
     ended = None
-    process = subprocess.Popen(
-        sandbox.command([sys.executable, "-m", "_grader_runner", str(config_file)]),
-        cwd=path.parent, env=env,
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    forker = zygote()
+    if forker is not None:
+        spec = sandbox.spec_file()
+        run = forker.start(spec, config_file, env, path.parent)
+        pid, wait, kill = run.pid, run.wait, lambda: _kill(run.pid)
+    else:
+        process = subprocess.Popen(
+            sandbox.command([sys.executable, "-m", "_grader_runner", str(config_file)]),
+            cwd=path.parent, env=env,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        pid, wait, kill = process.pid, process.wait, process.kill
+    # a timer, not wait(timeout=...): that polls, adding up to 50 ms to every run
+    overran = threading.Event()
+    timer = threading.Timer(max(wall, 0.1), lambda: (overran.set(), sandbox.sweep(pid), kill()))
+    timer.start()
     try:
-        code = process.wait(timeout=max(wall, 0.1))
-        if code == STUCK:
+        code = wait()
+        if overran.is_set():
+            ended = (f"the submission's time limit of {limits.submission_timeout:g} s ran out" if wall < by_questions
+                     else f"the run took longer than its questions' time limits ({by_questions:g} s)")
+        elif code == STUCK:
             ended = _STUCK
         elif code != 0:
             ended = f"the {'notebook' if mode == 'cells' else 'script'}'s process ended with code {code}"
-    except subprocess.TimeoutExpired:
-        ended = (f"the submission's time limit of {limits.submission_timeout:g} s ran out" if wall < by_questions
-                 else f"the run took longer than its questions' time limits ({by_questions:g} s)")
     finally:
-        sandbox.sweep(process.pid)
-        process.kill()
-        process.wait()
+        timer.cancel()
+        sandbox.sweep(pid)
+        kill()
+        wait()
     return _reported(units, report, budgets), ended
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def _reported(units: list[Unit], report: Path, budgets: dict[str, float]) -> list[UnitOutcome]:

@@ -201,6 +201,11 @@ class RunSandbox:
 
     def command(self, argv: list[str]) -> list[str]:
         """`argv`, started through the launcher with this run's protections."""
+        launcher = Path(__file__).parent / "probe" / "_grader_sandbox.py"
+        return [sys.executable, "-S", str(launcher), str(self.spec_file()), "--", *argv]
+
+    def spec_file(self) -> Path:
+        """The launcher's instructions for this run (also read by a forked run directly)."""
         rlimits = {
             "data": self.limits.memory,
             "cpu": int(self.limits.cpu_time),
@@ -219,8 +224,7 @@ class RunSandbox:
         }
         spec_file = self.work_dir / "sandbox.json"
         spec_file.write_text(json.dumps(spec))
-        launcher = Path(__file__).parent / "probe" / "_grader_sandbox.py"
-        return [sys.executable, "-S", str(launcher), str(spec_file), "--", *argv]
+        return spec_file
 
     def status(self) -> dict:
         """What the launcher really applied (empty if it never got that far)."""
@@ -245,7 +249,7 @@ class RunSandbox:
         orphans that escaped the root and came back to the grader (a subreaper)."""
         if root is not None:
             kill_descendants(root)
-        kill_marked(os.getpid(), f"GRADER_EVIDENCE_DIR={self.work_dir / 'evidence'}\0".encode())
+        kill_marked(os.getpid(), f"GRADER_EVIDENCE_DIR={self.work_dir / 'evidence'}\0".encode(), str(self.work_dir))
         for _ in range(100):
             members = [pid for c in self.cgroups for pid in _processes_in(c.path)]
             if not members:

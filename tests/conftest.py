@@ -86,7 +86,8 @@ class Watch(threading.Thread):
 
 
 def leftovers() -> list[int]:
-    """Processes of any grading run still alive: every one carries the probe's environment."""
+    """Processes of any grading run still alive: started with the probe's environment, or
+    (forked runs never exec) working in a run's directory."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
@@ -96,8 +97,9 @@ def leftovers() -> list[int]:
                 environ = handle.read()
             with open(f"/proc/{entry}/stat") as handle:
                 zombie = handle.read().rsplit(")", 1)[1].split()[0] == "Z"
+            cwd = os.readlink(f"/proc/{entry}/cwd")
         except OSError:
             continue
-        if b"GRADER_EVIDENCE_DIR=" in environ and not zombie:
+        if (b"GRADER_EVIDENCE_DIR=" in environ or "/grader-run-" in cwd) and not zombie:
             found.append(int(entry))
     return found

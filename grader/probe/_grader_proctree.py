@@ -70,19 +70,25 @@ def become_subreaper() -> bool:
         return False
 
 
-def kill_marked(pid: int, marker: bytes) -> list[int]:
-    """SIGKILL the descendants of `pid` whose environment holds `marker`, and reap the ones
-    that are its own children (orphans it adopted as a subreaper)."""
+def kill_marked(pid: int, marker: bytes, directory: str) -> list[int]:
+    """SIGKILL the descendants of `pid` that belong to a run: their environment holds
+    `marker`, or their working directory lies in the run's `directory` (a forked run never
+    execs, so its environment block still reads as its zygote's). Reap those that are
+    `pid`'s own children (orphans it adopted as a subreaper)."""
     killed = []
     for child in descendants(pid):
         try:
+            cwd = os.readlink(f"/proc/{child}/cwd")
             with open(f"/proc/{child}/environ", "rb") as handle:
-                if marker not in handle.read():
-                    continue
-            os.kill(child, signal.SIGKILL)
-            killed.append(child)
+                environ = handle.read()
         except OSError:
-            pass
+            continue
+        if marker in environ or cwd == directory or cwd.startswith(directory.rstrip("/") + "/"):
+            try:
+                os.kill(child, signal.SIGKILL)
+                killed.append(child)
+            except OSError:
+                pass
     for child in killed:
         try:
             os.waitpid(child, 0)

@@ -1,0 +1,108 @@
+"""A pre-imported interpreter that forks one child per run: the runner without its start-up.
+
+Starting Python and importing IPython costs more than most students' code takes to run. This
+process pays it once: it imports the runner, the probe, the sandbox and IPython, then waits
+for requests on stdin. For each it forks; the child enters the sandbox, installs the probe and
+runs the units exactly as `python -m _grader_runner` would. It reports the child's PID, then
+its exit code, on stdout. It is single-threaded, so forking it is safe; it quits when the
+grader closes its stdin.
+
+Protocol, one JSON object a line. In: {"id", "spec", "config", "env", "cwd"}.
+Out: {"id", "pid"} when started, {"id", "exit"} when reaped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import sys
+
+import _grader_probe
+import _grader_runner
+import _grader_sandbox
+
+# imported now so that every child starts with them loaded
+import multiprocessing.pool  # noqa: F401
+import multiprocessing.popen_fork  # noqa: F401
+from IPython.core.interactiveshell import InteractiveShell  # noqa: F401
+from traitlets.config import Config  # noqa: F401
+
+
+def _child(request: dict) -> None:
+    """In the forked child: become the run's root process, run it, never return."""
+    code = 1
+    try:
+        # the zygote's wake-up pipe: left set, the fd number would be reused by the run and
+        # every signal would write a byte into whatever file got it
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.closerange(3, 256)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.chdir(request["cwd"])
+        with open(request["spec"]) as handle:
+            _grader_sandbox.enter(json.load(handle))
+        _grader_probe.install()
+        code = _grader_runner.main(request["config"])
+    except BaseException:  # nothing of the zygote's loop may run in a child
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _reap(running: dict[int, int]) -> None:
+    while running:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        request_id = running.pop(pid, None)
+        if request_id is not None:
+            _say({"id": request_id, "exit": os.waitstatus_to_exitcode(status)})
+
+
+def _say(message: dict) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def main() -> int:
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # only to wake the select below
+    running: dict[int, int] = {}  # child PID -> request id
+    requests = sys.stdin.buffer
+    pending = b""
+    _say({"ready": os.getpid()})
+    while True:
+        readable, _, _ = select.select([requests, wake_read], [], [])
+        if wake_read in readable:
+            os.read(wake_read, 512)
+            _reap(running)
+        if requests in readable:
+            chunk = os.read(requests.fileno(), 65536)
+            if not chunk:
+                return 0  # the grader is gone
+            pending += chunk
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                request = json.loads(line)
+                pid = os.fork()
+                if pid == 0:
+                    _child(request)
+                running[pid] = request["id"]
+                _say({"id": request["id"], "pid": pid})
+            _reap(running)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

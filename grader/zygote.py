@@ -1,0 +1,98 @@
+"""The grader's side of `probe/_grader_zygote.py`: start it once, ask it for runs.
+
+Shared by every thread of a batch: requests go out under a lock, and a reader thread hands
+each reply to the run that waits for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from itertools import count
+from pathlib import Path
+
+PROBE_DIR = Path(__file__).parent / "probe"
+
+
+class Run:
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.ended = threading.Event()
+        self.pid = 0
+        self.code: int | None = None
+
+    def wait(self) -> int:
+        self.ended.wait()
+        return self.code if self.code is not None else -9
+
+
+class Zygote:
+    def __init__(self) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADER_", "PYTHON", "JPY_"))}
+        env["PYTHONPATH"] = str(PROBE_DIR)
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "_grader_zygote"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, env=env, start_new_session=True,
+        )
+        ready = self.process.stdout.readline()
+        if not ready.startswith(b'{"ready"'):
+            raise OSError("the pre-imported interpreter did not start")
+        self.lock = threading.Lock()
+        self.runs: dict[int, Run] = {}
+        self.ids = count()
+        threading.Thread(target=self._read, daemon=True, name="grader-zygote").start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            message = json.loads(line)
+            run = self.runs.get(message.get("id"))
+            if run is None:
+                continue
+            if "pid" in message:
+                run.pid = message["pid"]
+                run.started.set()
+            if "exit" in message:
+                run.code = message["exit"]
+                self.runs.pop(message["id"], None)
+                run.ended.set()
+        for run in list(self.runs.values()):  # the zygote died: nothing more will come
+            run.started.set()
+            run.ended.set()
+
+    def start(self, spec: Path, config: Path, env: dict[str, str], cwd: Path) -> Run:
+        run = Run()
+        with self.lock:
+            request_id = next(self.ids)
+            self.runs[request_id] = run
+            request = {"id": request_id, "spec": str(spec), "config": str(config), "env": env, "cwd": str(cwd)}
+            self.process.stdin.write((json.dumps(request) + "\n").encode())
+            self.process.stdin.flush()
+        run.started.wait()
+        return run
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+_zygote: Zygote | None = None
+_zygote_lock = threading.Lock()
+
+
+def zygote() -> Zygote | None:
+    """The shared zygote, started on first use; None where forking is not the way (not
+    Linux, or GRADER_ZYGOTE=0), and runs start a fresh interpreter instead."""
+    global _zygote
+    if not sys.platform.startswith("linux") or os.environ.get("GRADER_ZYGOTE") == "0":
+        return None
+    with _zygote_lock:
+        if _zygote is None or not _zygote.alive:
+            try:
+                _zygote = Zygote()
+            except OSError:
+                return None
+        return _zygote
