@@ -5,6 +5,7 @@ Works from a fresh clone with only python3 (>= 3.10): system pip may be external
 
     python3 dev.py grader grade submissions_example/    # any grader command
     python3 dev.py test [pytest arguments]              # the test suite
+    python3 dev.py bench [--copies N]                   # bench/run.py: speed against the floor and nbgrader
 """
 
 from __future__ import annotations
@@ -37,16 +38,18 @@ def ensure_environment() -> None:
 
 
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in ("grader", "test"):
+    if len(sys.argv) < 2 or sys.argv[1] not in ("grader", "test", "bench"):
         print(__doc__, file=sys.stderr)
         return 2
     ensure_environment()
     command, rest = sys.argv[1], sys.argv[2:]
     if command == "test":
         argv = [str(BIN / "python"), "-m", "pytest", *rest]
+    elif command == "bench":
+        argv = [str(BIN / "python"), str(ROOT / "bench" / "run.py"), *rest]
     else:
         argv = [str(BIN / "grader"), *rest]
-    return subprocess.run(argv, cwd=ROOT if command == "test" else None).returncode
+    return subprocess.run(argv, cwd=ROOT if command != "grader" else None).returncode
 
 
 if __name__ == "__main__":

@@ -155,6 +155,7 @@ def read_evidence(directory: Path, units: tuple[UnitOutcome, ...], limits_hit: t
                 roots.add(key)
         elif kind == "child":
             started_in[event["child_key"]] = event.get("q")
+            facts[event["child_key"]].setdefault("name", event.get("name"))
         elif kind == "mp":
             fact.update(name=event.get("name"), creator=event.get("mp_parent"))
         elif kind == "pool_worker":
@@ -179,7 +180,9 @@ def read_evidence(directory: Path, units: tuple[UnitOutcome, ...], limits_hit: t
             key=key, pid=fact["pid"], ppid=fact["ppid"], how=fact["how"],
             question=started_in.get(key, fact.get("q")) if key not in roots else None,
             name=fact.get("name"), creator=fact.get("creator"),
-            pool_worker=fact.get("pool_worker", False), exit_code=fact.get("reaped", fact.get("exit_code")),
+            # a worker the pool ended before it began its loop never said so itself
+            pool_worker=fact.get("pool_worker", False) or "PoolWorker" in (fact.get("name") or ""),
+            exit_code=fact.get("reaped", fact.get("exit_code")),
             stdout="".join(fact["stdout"]), stderr="".join(fact["stderr"]),
         )
 
