@@ -107,19 +107,25 @@ class _Statements:
         exec(code, self.module.__dict__)
 
 
+def make_shell():  # type: ignore[no-untyped-def]
+    """The one IPython shell of this process (a zygote makes it before forking: it is the
+    same, clean, in every run)."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.enabled = False
+    config.InteractiveShell.colors = "nocolor"
+    return InteractiveShell.instance(config=config)
+
+
 class _Cells:
     """A notebook's cells, run by IPython as a kernel would run them (magics included),
     its tracebacks and displays kept off stdout: errors become outcomes, displayed values
     are recorded as output, as in the kernel engine."""
 
     def __init__(self, path: str) -> None:
-        from IPython.core.interactiveshell import InteractiveShell
-        from traitlets.config import Config
-
-        config = Config()
-        config.HistoryManager.enabled = False
-        config.InteractiveShell.colors = "nocolor"
-        self.shell = InteractiveShell.instance(config=config)
+        self.shell = make_shell()
         self.shell.showtraceback = lambda *args, **kwargs: None
         self.shell.showsyntaxerror = lambda *args, **kwargs: None
         _grader_probe.tap_display(self.shell, passthrough=False)

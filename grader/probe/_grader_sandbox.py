@@ -23,10 +23,13 @@ Standard library only: it runs before the probe, in the student's interpreter.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import json
 import os
 import resource
 import signal
+import socket
+import struct
 import sys
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
@@ -109,10 +112,6 @@ def _unshare(status: dict) -> bool:
 
 def _loopback_up() -> None:
     """Bring up `lo` in the new network namespace: loopback only, no way out."""
-    import fcntl
-    import socket
-    import struct
-
     siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         request = struct.pack("16sH14x", b"lo", 0)

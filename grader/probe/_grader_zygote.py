@@ -23,11 +23,11 @@ import _grader_probe
 import _grader_runner
 import _grader_sandbox
 
-# imported now so that every child starts with them loaded
+# loaded now so that every child starts with them: multiprocessing, and IPython's shell
 import multiprocessing.pool  # noqa: F401
 import multiprocessing.popen_fork  # noqa: F401
-from IPython.core.interactiveshell import InteractiveShell  # noqa: F401
-from traitlets.config import Config  # noqa: F401
+
+_grader_runner.make_shell()
 
 
 def _child(request: dict) -> None:
