@@ -154,7 +154,6 @@ def execute(submission: Submission, attribution: Attribution, limits: Limits,
                 regions_file.write_text(json.dumps({str(path): attribution.regions}))
                 env = probe_environment(evidence_dir, sandbox, regions_file)
                 outcomes = runner_engine.run(path, "statements", units, limits, work_dir, env, sandbox)
-            sandbox.sweep()
             return read_evidence(evidence_dir, tuple(outcomes), tuple(sandbox.limits_hit()))
 
 

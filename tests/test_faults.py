@@ -153,9 +153,17 @@ FAULTS = {
 }
 
 
+def _protection(name: str) -> bool:
+    from grader import doctor
+
+    return any(p.active for p in doctor.diagnose() if p.name == name)
+
+
 @pytest.mark.parametrize("name", sorted(FAULTS))
 def test_fault_is_contained(tmp_path, rubric, name):
     question, code, limits, kept, note = FAULTS[name]
+    if name == "memory_of_all_processes" and not _protection("memory of all processes together"):
+        pytest.skip("no memory cgroup here (an ordinary user's machine); CI, as root, has one")
     limits = {"timeout": 3, **limits}
     path = fault_notebook(tmp_path, question, code)
     before = snapshot(path.parent)
