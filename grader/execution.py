@@ -1,9 +1,10 @@
 """Execute a submission under observation and return the evidence the probe collected.
 
-A notebook runs cell by cell in a Jupyter kernel; a script runs statement by statement in a
-Python process (see `_grader_runner`). Either way the unit of execution is small enough that a
-question that hangs or crashes is stopped on its own, and every process of the run carries the
-probe, which reports to a directory outside the student's reach.
+A notebook runs cell by cell (by IPython in the runner, or in a Jupyter kernel); a script
+runs statement by statement (see `_grader_runner`). Either way the unit of execution is small
+enough that a question that hangs or crashes is stopped on its own. Every process of the run
+carries the probe, which reports into the run's evidence directory, never through the
+notebook's output; everything happens in a scratch copy, inside the sandbox.
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def execute(submission: Submission, attribution: Attribution, limits: Limits,
     `protect`: paths the run must not see (the output directory, the rubric). `engine`: how
     a notebook runs: "shell" (IPython in a plain process, fast) or "kernel" (a real Jupyter
     kernel through nbclient, for anything that needs one); scripts always run as scripts."""
-    from grader import kernel_engine, runner_engine  # the kernel engine imports nbclient
+    from grader import runner_engine
 
     with tempfile.TemporaryDirectory(prefix="grader-run-", ignore_cleanup_errors=True) as work:
         work_dir = Path(work)
@@ -145,6 +146,8 @@ def execute(submission: Submission, attribution: Attribution, limits: Limits,
                 units = notebook_units(submission, attribution)
                 env = probe_environment(evidence_dir, sandbox)
                 if engine == "kernel":
+                    from grader import kernel_engine  # imports nbclient: only when asked for
+
                     outcomes = kernel_engine.run(path, units, limits, work_dir, env, sandbox)
                 else:
                     outcomes = runner_engine.run(path, "cells", units, limits, work_dir, env, sandbox)
