@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -20,7 +19,7 @@ from pathlib import Path
 
 from grader.attribution import Attribution
 from grader.evidence import Evidence, read_evidence
-from grader.sandbox import Limits, RunSandbox
+from grader.sandbox import Limits, RunSandbox, passed_environment
 from grader.submission import Submission
 from grader.syntax import is_main_guard
 
@@ -108,9 +107,9 @@ def _units_by_cell(submission: Submission, region_of) -> list[Unit]:
 
 def probe_environment(evidence_dir: Path, sandbox: RunSandbox, regions_file: Path | None = None) -> dict[str, str]:
     """The environment of a run's root process: the probe on the path, reporting to
-    `evidence_dir`, temp and home inside the run; nothing of the grader's own virtualenv
-    activation or Jupyter settings leaks in."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADER_", "JPY_", "PYTHON", "JUPYTER"))}
+    `evidence_dir`, temp and home inside the run, and of the grader's own environment only
+    what `passed_environment` lets through."""
+    env = passed_environment()
     env.update(
         PYTHONPATH=str(PROBE_DIR),
         PYTHONUNBUFFERED="1",

@@ -14,6 +14,8 @@ import threading
 from itertools import count
 from pathlib import Path
 
+from grader.sandbox import passed_environment
+
 PROBE_DIR = Path(__file__).parent / "probe"
 
 
@@ -31,7 +33,7 @@ class Run:
 
 class Zygote:
     def __init__(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADER_", "PYTHON", "JPY_"))}
+        env = passed_environment()  # its children's /proc/self/environ shows this one
         env["PYTHONPATH"] = str(PROBE_DIR)
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         self.process = subprocess.Popen(

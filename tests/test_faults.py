@@ -238,3 +238,15 @@ def test_writing_outside_scratch_and_fake_results_change_nothing(tmp_path, capsy
     rows = (out / "grades.csv").read_text().splitlines()
     assert rows[0].startswith("student,") and len(rows) == 3
     assert leftovers() == []
+
+
+def test_secrets_in_the_graders_environment_do_not_reach_student_code(tmp_path, rubric, monkeypatch):
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s3cr3t-of-the-instructor")
+    probe = ("import os\nenv = dict(os.environ)\nenv.update(line.split('=', 1) for line in "
+             "open('/proc/self/environ').read().split('\\0') if '=' in line)\n"
+             "print('Results:', [1, 4, 9, 16, 25] if 'AWS_SECRET_ACCESS_KEY' not in env else 'leaked')")
+    for engine in ("shell", "kernel"):
+        path = write_notebook(tmp_path / f"env_{engine}.ipynb", [("md", "Q5."), ("code", probe)])
+        result = grade_path(path, rubric, engine=engine)
+        detail = next(c.detail for q in result.questions for c in q.checks if c.kind == "value")
+        assert detail.startswith("the right values were printed"), (engine, detail)  # not "leaked"
