@@ -34,7 +34,7 @@ class Batch:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class BatchOutcome:
     results: list[SubmissionResult]  # in the order given; only those finished if interrupted
     graded: int  # graded now
     cached: int  # taken from the cache
@@ -47,7 +47,7 @@ def grade_all(
     executor: Executor | None = None,
     cache: Cache | None = None,
     on_result: Callable[[SubmissionResult, bool], None] | None = None,
-) -> Outcome:
+) -> BatchOutcome:
     """`on_result(result, from_cache)` is called as each result arrives."""
     executor = executor or LocalExecutor(jobs=1)
     results: dict[int, SubmissionResult] = {}
@@ -78,7 +78,7 @@ def grade_all(
         executor.cancel()
     ordered = [results[index] for index in sorted(results)]
     graded = len(results) - (len(submissions) - len(todo))
-    return Outcome(ordered, graded, len(submissions) - len(todo), interrupted)
+    return BatchOutcome(ordered, graded, len(submissions) - len(todo), interrupted)
 
 
 def _cacheable(result: SubmissionResult) -> bool:

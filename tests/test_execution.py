@@ -125,3 +125,15 @@ print("Process ID: 4245 - Number: 4")
 '''
     path = write_notebook(tmp_path / "fake.ipynb", [("md", "Q6."), ("code", fake)])
     assert scores(grade_path(path, rubric))["q6"] == 5  # only "runs cleanly"
+
+
+def test_a_syntax_error_in_one_script_cell_breaks_only_its_question(tmp_path, rubric):
+    text = (EXAMPLES / "model_solution_percent.py").read_text()
+    broken = text.replace("def worker_function(x):\n    return x * x", "def worker_function(x)\n    return x * x")
+    assert broken != text
+    path = tmp_path / "broken.py"
+    path.write_text(broken)
+    result = grade_path(path, rubric)
+    got = scores(result)
+    assert got["q5"] == 0 and got["q3"] == 20 and got["q6"] == 25
+    assert "SyntaxError" in check(result, "q5", "runs without errors").detail
