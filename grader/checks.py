@@ -166,8 +166,7 @@ def _related_pids(evidence: QuestionEvidence, key: str) -> set[int]:
     process = evidence.processes.get(key)
     if process is None:
         return set()
-    namespace = key.rsplit("/", 1)[0]
-    same = [p for p in evidence.processes.values() if p.key.rsplit("/", 1)[0] == namespace]
+    same = [p for p in evidence.processes.values() if p.run == process.run]
     related = {process.pid, process.ppid, process.creator or 0}
     related.update(p.pid for p in same if p.ppid == process.pid or p.creator == process.pid)
     return related

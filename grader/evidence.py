@@ -40,6 +40,16 @@ class Process:
     stderr: str
 
     @property
+    def run(self) -> str:
+        """Which start of the kernel or runner it belongs to: PIDs compare only within one."""
+        return self.key.rsplit("/", 1)[0]
+
+    @property
+    def parent_pid(self) -> int:
+        """Its creator's PID: multiprocessing's parent, else the OS's."""
+        return self.creator or self.ppid
+
+    @property
     def is_helper(self) -> bool:
         """multiprocessing's own servers (resource tracker, forkserver), not the student's."""
         return self.how in ("helper", "forkserver") and self.name is None

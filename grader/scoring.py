@@ -33,6 +33,11 @@ class CheckResult:
     detail: str  # what was observed
     hidden: bool
 
+    @property
+    def shown_detail(self) -> str:
+        """What a student may read of the observation: nothing for a hidden check."""
+        return "" if self.hidden else self.detail
+
 
 @dataclass(frozen=True)
 class ProcessView:
@@ -128,15 +133,12 @@ def _process_tree(view: QuestionEvidence, output_chars: int = 600) -> tuple[Proc
     """The processes of the question, each with its parent and its own output."""
     texts = view.output_by_process()
     writers = set(texts)
-    by_pid = {(p.key.rsplit("/", 1)[0], p.pid): p.key for p in view.processes.values()}
-    parents = {by_pid.get((c.key.rsplit("/", 1)[0], c.creator or c.ppid)) for c in view.children}
+    by_pid = {(p.run, p.pid): p.key for p in view.processes.values()}
+    parents = {by_pid.get((c.run, c.parent_pid)) for c in view.children}
     roots = [view.processes[key] for key in sorted(view.roots) if key in writers or key in parents]
     shown = []
     for process in [*roots, *sorted(view.children, key=lambda p: p.pid)]:
-        namespace = process.key.rsplit("/", 1)[0]
-        parent = None
-        if process.key not in view.roots:
-            parent = by_pid.get((namespace, process.creator or process.ppid))
+        parent = None if process.key in view.roots else by_pid.get((process.run, process.parent_pid))
         role = ("main" if process.key in view.roots else "pool worker" if process.pool_worker
                 else "process" if process.name else "forked")
         text = texts.get(process.key, "")

@@ -32,8 +32,8 @@ def render(result: SubmissionResult, assignment: str) -> str:
             if check.feedback:
                 line += f": {check.feedback}"
             lines.append(line)
-            if not check.hidden and check.detail:
-                lines.append(f"  - Observed: {check.detail}")
+            if check.shown_detail:
+                lines.append(f"  - Observed: {check.shown_detail}")
         lines.append("")
     return "\n".join(lines)
 

@@ -26,8 +26,8 @@ def build(result: SubmissionResult) -> dict:
     for question in result.questions:
         for check in question.checks:
             output = check.feedback
-            if check.detail and not check.hidden:
-                output = f"{output}\nObserved: {check.detail}".strip()
+            if check.shown_detail:
+                output = f"{output}\nObserved: {check.shown_detail}".strip()
             tests.append({
                 "name": f"{question.id.upper()}: {check.name}",
                 "score": check.score,
