@@ -86,19 +86,20 @@ class _Reader:
             self.fail(node, f"{where}: expected {_describe(hint)}, got {value!r}")
         return float(value) if hint is float else value
 
-    def fields(self, entries: dict, allowed: dict[str, object], required: set[str], where: str) -> dict:
+    def fields(self, node: yaml.Node, entries: dict, allowed: dict[str, object], required: set[str],
+               where: str) -> dict:
         values = {}
         for key, (key_node, value_node) in entries.items():
             if key not in allowed:
                 self.fail(key_node, f"{where}: unknown key '{key}' (expected one of: {', '.join(sorted(allowed))})")
             values[key] = self.value(value_node, allowed[key], f"{where}.{key}")
         for key in sorted(required - set(values)):
-            self.fail(next(iter(entries.values()), (None,))[0], f"{where}: missing key '{key}'")
+            self.fail(node, f"{where}: missing key '{key}'")
         return values
 
     def rubric(self, root: yaml.Node | None) -> Rubric:
         entries = self.mapping(root, "rubric")
-        top = self.fields(entries, _TOP_KEYS, {"assignment", "questions"}, "rubric")
+        top = self.fields(root, entries, _TOP_KEYS, {"assignment", "questions"}, "rubric")
         questions = []
         seen: set[str] = set()
         for index, node in enumerate(entries["questions"][1].value):
@@ -130,7 +131,7 @@ class _Reader:
 
     def question(self, node: yaml.Node, where: str) -> Question:
         entries = self.mapping(node, where)
-        values = self.fields(entries, _QUESTION_KEYS, {"id", "prompt", "checks"}, where)
+        values = self.fields(node, entries, _QUESTION_KEYS, {"id", "prompt", "checks"}, where)
         checks = tuple(
             self.check(check_node, f"{where}.checks[{index}]")
             for index, check_node in enumerate(entries["checks"][1].value)
@@ -159,7 +160,7 @@ class _Reader:
         params = {field.name: hints[field.name] for field in dataclasses.fields(cls) if field.init}
         allowed = {yaml_key: params[name] for yaml_key, name in _yaml_names(params).items()}
         required = {key for key, name in _yaml_names(params).items() if _is_required(cls, name)}
-        values = self.fields(entries, allowed, required, f"{where} ({kind})")
+        values = self.fields(node, entries, allowed, required, f"{where} ({kind})")
         try:
             return cls(**{_RENAMED.get(key, key): value for key, value in values.items()})
         except ValueError as exc:

@@ -112,3 +112,9 @@ def test_command_line_limits_override_the_rubric(tmp_path):
     with pytest.raises(SystemExit) as exit_:
         main(["check", str(script), "--memory", "lots"])
     assert exit_.value.code == 2
+
+
+def test_missing_required_key_names_the_mapping_line(tmp_path):
+    path = write(tmp_path, GOOD.replace("    prompt: Say something.\n", ""))
+    with pytest.raises(RubricError, match=r"rubric\.yaml:3: questions\[0\]: missing key 'prompt'"):
+        load_rubric(path)
