@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     gradescope.add_argument("--results", type=Path, default=Path("/autograder/results/results.json"),
                             help="where to write (default: /autograder/results/results.json)")
     check = commands.add_parser("check", help="self-check one submission; exit 0 only with full marks")
-    check.add_argument("file", type=Path, metavar="FILE")
+    check.add_argument("file", type=Path, metavar="FILE", help="a notebook, a script, or a directory holding one")
     commands.add_parser("doctor", help="say which protections against student code work on this machine")
     defaults = Limits()
     for sub in (grade, check, gradescope):
@@ -172,8 +172,8 @@ def _gradescope(args: argparse.Namespace, rubric: Rubric, limits: Limits) -> int
 
 
 def _check(args: argparse.Namespace, rubric: Rubric, limits: Limits) -> int:
-    if not args.file.is_file():
-        print(f"grader: error: {args.file}: no such file", file=sys.stderr)
+    if not args.file.exists():
+        print(f"grader: error: {args.file}: no such file or directory", file=sys.stderr)
         return 2
     outcome = grade_all([(args.file.stem, args.file)], Batch(rubric, limits, engine=args.engine))
     if outcome.interrupted:

@@ -83,9 +83,13 @@ def _run_once(path: Path, mode: str, units: list[Unit], limits: Limits, budgets:
     wall = min(by_questions, deadline - time.monotonic())
     ended = None
     forker = zygote()
+    run = None
     if forker is not None:
-        spec = sandbox.spec_file()
-        run = forker.start(spec, config_file, env, path.parent)
+        try:
+            run = forker.start(sandbox.spec_file(), config_file, env, path.parent)
+        except OSError:
+            run = None  # the zygote is gone: this run starts a fresh interpreter instead
+    if run is not None:
         pid, wait, kill = run.pid, run.wait, lambda: _kill(run.pid)
     else:
         process = subprocess.Popen(
@@ -117,6 +121,8 @@ def _run_once(path: Path, mode: str, units: list[Unit], limits: Limits, budgets:
 
 
 def _kill(pid: int) -> None:
+    if pid <= 0:  # 0 or less would signal a whole process group: the grader's own
+        return
     try:
         os.kill(pid, signal.SIGKILL)
     except OSError:

@@ -71,9 +71,15 @@ class Zygote:
             request_id = next(self.ids)
             self.runs[request_id] = run
             request = {"id": request_id, "spec": str(spec), "config": str(config), "env": env, "cwd": str(cwd)}
-            self.process.stdin.write((json.dumps(request) + "\n").encode())
-            self.process.stdin.flush()
+            try:
+                self.process.stdin.write((json.dumps(request) + "\n").encode())
+                self.process.stdin.flush()
+            except (BrokenPipeError, ValueError):
+                self.runs.pop(request_id, None)
+                raise OSError("the pre-imported interpreter is gone") from None
         run.started.wait()
+        if run.pid <= 0:
+            raise OSError("the pre-imported interpreter is gone")
         return run
 
     @property

@@ -97,3 +97,17 @@ def test_regrading_gives_the_same_scores(rubric):
     first = [scores(grade_path(EXAMPLES / name, rubric)) for name in names]
     second = [scores(grade_path(EXAMPLES / name, rubric)) for name in names]
     assert first == second
+
+
+def test_a_dead_zygote_is_replaced_and_no_pid_0_is_ever_signalled(rubric):
+    from grader import zygote
+    from grader.probe._grader_proctree import descendants
+
+    assert descendants(0) == [] and descendants(1) == []  # a cleanup never reaches the machine
+    first = zygote.zygote()
+    assert first is not None
+    first.process.kill()
+    first.process.wait()
+    result = grade_path(EXAMPLES / "model_solution.ipynb", rubric)  # a new zygote takes over
+    assert result.score == 100
+    assert zygote.zygote() is not first

@@ -28,8 +28,9 @@ def _parents() -> dict[int, int]:
 
 
 def descendants(pid: int) -> list[int]:
-    """All living descendants of ``pid``, children first."""
-    if not os.path.isdir("/proc"):
+    """All living descendants of ``pid``, children first. Never those of init or of the
+    kernel's PID 0: a bad PID must not turn a cleanup into killing the machine."""
+    if pid <= 1 or not os.path.isdir("/proc"):
         return []
     children: dict[int, list[int]] = {}
     for child, parent in _parents().items():
