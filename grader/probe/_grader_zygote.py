@@ -18,6 +18,7 @@ import os
 import select
 import signal
 import sys
+import tempfile
 
 import _grader_probe
 import _grader_runner
@@ -45,6 +46,7 @@ def _child(request: dict) -> None:
         os.closerange(3, 256)
         os.environ.clear()
         os.environ.update(request["env"])
+        tempfile.tempdir = None  # computed again from the run's TMPDIR, not the zygote's
         os.chdir(request["cwd"])
         with open(request["spec"]) as handle:
             _grader_sandbox.enter(json.load(handle))
