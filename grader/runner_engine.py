@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from itertools import count
+from dataclasses import dataclass
 from pathlib import Path
 
 from grader.evidence import UnitOutcome
@@ -25,43 +26,46 @@ from grader.zygote import zygote
 
 
 STUCK = 75  # the runner's exit code after a unit that ignored its interrupt was reported
-_STUCK = "stopped after its time limit"
+
+
+@dataclass(frozen=True)
+class _End:
+    """How one runner process ended, when it did not finish every unit."""
+
+    kind: str  # "stuck": a unit overran and was reported; "overran": the wall limit; "exited"
+    reason: str
 
 
 def run(path: Path, mode: str, units: list[Unit], limits: Limits, work_dir: Path,
         env: dict[str, str], sandbox: RunSandbox) -> list[UnitOutcome]:
     """`mode`: "statements" (a script) or "cells" (a notebook). A notebook's process that
     dies is started again for the cells after the one that killed it, as a kernel would be
-    restarted; a script that ends ends."""
+    restarted; a script that ends ends. A unit that would not stop is reported by the runner
+    and both go on in a fresh process (a script's definitions replayed first)."""
     deadline = time.monotonic() + limits.submission_timeout
     budgets: dict[str, float] = {}  # seconds left per question, across restarts
     outcomes: list[UnitOutcome] = []
-    for attempt in count():
-        todo = units[len(outcomes):]
-        # a script started again first defines again what it had defined (no output, no score)
+    attempts = count()
+    while len(outcomes) < len(units):
         replay = [u for u in units[: len(outcomes)] if u.definition] if mode == "statements" else []
-        reported, ended = _run_once(path, mode, todo, limits, budgets, deadline,
-                                    work_dir / f"run{attempt}", env, sandbox, replay)
+        reported, end = _run_once(path, mode, units[len(outcomes):], limits, budgets, deadline,
+                                  work_dir / f"run{next(attempts)}", env, sandbox, replay)
         outcomes.extend(reported)
-        if len(outcomes) == len(units):
-            return outcomes
-        if ended == _STUCK:
-            continue  # the unit that would not stop was reported: go on in a fresh process
-        reason = ended or "the program exited before it"
-        if mode != "cells" or "time limit" in reason:
-            return outcomes + [UnitOutcome(u.question, u.label, "not run", reason) for u in units[len(outcomes):]]
-        unit = units[len(outcomes)]  # the cell that ended its process
-        outcomes.append(UnitOutcome(unit.question, unit.label, "died", reason))
-        if len(outcomes) == len(units):
-            return outcomes
-    raise AssertionError("unreachable")
+        rest = units[len(outcomes):]
+        if not rest or end.kind == "stuck":
+            continue
+        if mode == "cells" and end.kind == "exited":  # the cell that ended its process
+            outcomes.append(UnitOutcome(rest[0].question, rest[0].label, "died", end.reason))
+        else:
+            outcomes.extend(UnitOutcome(u.question, u.label, "not run", end.reason) for u in rest)
+    return outcomes
 
 
 def _run_once(path: Path, mode: str, units: list[Unit], limits: Limits, budgets: dict[str, float],
               deadline: float, run_dir: Path, env: dict[str, str], sandbox: RunSandbox,
-              replay: list[Unit]) -> tuple[list[UnitOutcome], str | None]:
+              replay: list[Unit]) -> tuple[list[UnitOutcome], _End]:
     """One runner process over `units`: the outcomes of the units it finished, in order up
-    to the first it did not, and why it ended early (None if it did not)."""
+    to the first it did not, and how it ended (which matters only if that is not all)."""
     run_dir.mkdir()
     runnable = [u for u in units if u.syntax_error is None]
     report = run_dir / "units.jsonl"
@@ -81,7 +85,7 @@ def _run_once(path: Path, mode: str, units: list[Unit], limits: Limits, budgets:
     questions = {u.question for u in runnable}
     by_questions = limits.timeout * max(len(questions), 1) + 5
     wall = min(by_questions, deadline - time.monotonic())
-    ended = None
+    end = _End("exited", "the program exited before it")
     forker = zygote()
     run = None
     if forker is not None:
@@ -106,18 +110,18 @@ def _run_once(path: Path, mode: str, units: list[Unit], limits: Limits, budgets:
     try:
         code = wait()
         if overran.is_set():
-            ended = (f"the submission's time limit of {limits.submission_timeout:g} s ran out" if wall < by_questions
-                     else f"the run took longer than its questions' time limits ({by_questions:g} s)")
+            end = _End("overran", f"the submission's time limit of {limits.submission_timeout:g} s ran out"
+                       if wall < by_questions else f"the run took longer than its questions' time limits ({by_questions:g} s)")
         elif code == STUCK:
-            ended = _STUCK
+            end = _End("stuck", "stopped after its time limit")
         elif code != 0:
-            ended = f"the {'notebook' if mode == 'cells' else 'script'}'s process ended with code {code}"
+            end = _End("exited", f"the {'notebook' if mode == 'cells' else 'script'}'s process ended with code {code}")
     finally:
         timer.cancel()
         sandbox.sweep(pid)
         kill()
         wait()
-    return _reported(units, report, budgets), ended
+    return _reported(units, report, budgets), end
 
 
 def _kill(pid: int) -> None:
