@@ -15,8 +15,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from grader.evidence import Process, QuestionEvidence
-from grader.syntax import is_main_guard
+from grader.evidence import Process, QuestionEvidence, Task
+from grader.syntax import called_names, calls_any, is_main_guard, short_name
 
 CHECK_KINDS: dict[str, type["Check"]] = {}
 
@@ -62,6 +62,7 @@ class Concepts(Check):
     groups: list[list[str]]
     full_marks_at: int = 0  # groups needed for full marks; 0 means all of them
     min_words: int = 5
+    full_words: int = 0  # an answer shorter than this (a sentence or two) earns at most half
 
     def __post_init__(self) -> None:
         if not self.groups or not all(self.groups):
@@ -88,6 +89,9 @@ class Concepts(Check):
         detail = f"mentions {len(matched)} of {len(self.groups)} key ideas ({needed} for full marks)"
         if missing and fraction < 1:
             detail += f"; not covered: {', '.join(missing)}"
+        if len(words) < self.full_words and fraction > 0.5:
+            fraction = 0.5
+            detail += f"; the answer is short ({len(words)} words): explain it more fully, in your own words"
         return Outcome(fraction, detail)
 
 
@@ -115,9 +119,10 @@ class Processes(Check):
     kind: ClassVar[str] = "processes"
     min: int = 1
     max: int = 0  # 0: no upper bound
+    pool_workers: bool = True  # false: count only the processes the code starts itself
 
     def evaluate(self, evidence: QuestionEvidence) -> Outcome:
-        children = _mp_children(evidence)
+        children = [p for p in _mp_children(evidence) if self.pool_workers or not p.pool_worker]
         pids = [p.pid for p in children]
         root_pids = {evidence.processes[key].pid for key in evidence.roots if key in evidence.processes}
         listed = ", ".join(f"{p.name} (PID {p.pid})" for p in children[:8])
@@ -127,6 +132,11 @@ class Processes(Check):
         if len(children) < self.min:
             threads = [w for w in evidence.writes if not w.main_thread]
             hint = " Output came from threads of the main process, not from processes." if threads else ""
+            workers = [p for p in _mp_children(evidence) if p.pool_worker]
+            if not self.pool_workers and workers:
+                count = f"{len(children)} process{'es' if len(children) != 1 else ''} started by the code itself"
+                hint = (f" The {len(workers)} pool worker process(es) do not count: a pool decides which of"
+                        " its workers runs each task.")
             return Outcome(0.0, f"observed {count} created by multiprocessing, expected at least {self.min}.{hint}")
         if self.max and len(children) > self.max:
             return Outcome(0.0, f"observed {count}, expected at most {self.max}: {listed}")
@@ -143,6 +153,8 @@ class RealPids(Check):
     require_printed: bool = True  # at least one PID must be printed
 
     def evaluate(self, evidence: QuestionEvidence) -> Outcome:
+        if not evidence.units:
+            return Outcome(0.0, "no code was found for this question")
         claims = 0
         for key, line in evidence.output_lines():
             for match in _PID_CLAIM.finditer(line):
@@ -175,20 +187,32 @@ def _related_pids(evidence: QuestionEvidence, key: str) -> set[int]:
 @register
 @dataclass(frozen=True, kw_only=True)
 class SeparateWriters(Check):
-    """`count` distinct values, each printed by a different child process."""
+    """`count` distinct values, each printed (stdout, stderr or logging) by a different child
+    process that the code started itself. Pool workers that print the values earn
+    `from_pool` of the points: which worker prints which value is left to the scheduler, so
+    the code does not make each process print its own (and this share is the same on every
+    run, however the tasks fell)."""
 
     kind: ClassVar[str] = "separate_writers"
     count: int
+    from_pool: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.from_pool <= 1:
+            raise ValueError(f"from_pool must be between 0 and 1, not {self.from_pool}")
 
     def evaluate(self, evidence: QuestionEvidence) -> Outcome:
-        children = {p.key for p in evidence.children}
+        children = {p.key: p for p in evidence.children}
         printed: dict[str, set[str]] = {}
+        pooled: set[str] = set()
         parent_values: set[str] = set()
-        for key, text in evidence.output_by_process().items():
+        for key, text in evidence.printed_by_process().items():
             process = evidence.processes.get(key)
             own_pid = process.pid if process else None
-            values = {v for line in text.splitlines() for v in _plain_numbers(line, own_pid)}
-            if key in children:
+            values = {v for line in text.splitlines() for v in _plain_numbers(_without_timestamps(line), own_pid)}
+            if key in children and children[key].pool_worker:
+                pooled |= values
+            elif key in children:
                 printed[key] = values
             else:
                 parent_values |= values
@@ -199,6 +223,11 @@ class SeparateWriters(Check):
                 for key, value in sorted(pairs.items(), key=lambda item: evidence.processes[item[0]].pid)[: self.count]
             )
             return Outcome(1.0, shown)
+        if len(pooled) >= self.count and self.from_pool:
+            return Outcome(self.from_pool, (
+                f"pool worker processes printed {len(pooled)} different numbers, but with a pool the"
+                " scheduler decides which worker prints which number; start one Process per number"
+                f" so that each of {self.count} processes prints its own"))
         writers = len([key for key, values in printed.items() if values])
         detail = (
             f"found {len(pairs)} different number(s) printed by {writers} different child process(es);"
@@ -209,6 +238,14 @@ class SeparateWriters(Check):
             if any(not w.main_thread for w in evidence.writes):
                 detail += " (from threads, which are not processes)"
         return Outcome(0.0, detail)
+
+
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[,.]\d+)?|\d\d:\d\d:\d\d(?:[,.]\d+)?")
+
+
+def _without_timestamps(line: str) -> str:
+    """A logging format's time is not a number the process chose to print."""
+    return _TIMESTAMP.sub(" ", line)
 
 
 def _plain_numbers(line: str, own_pid: int | None = None) -> list[str]:
@@ -245,29 +282,142 @@ def _distinct_representatives(options: dict[str, set[str]]) -> dict[str, str]:
 @register
 @dataclass(frozen=True, kw_only=True)
 class Value(Check):
-    """A value in the question's output equals `expected`, whatever the text around it;
-    with `computed_by: pool`, pool worker processes must have computed its elements."""
+    """The output shows values that were really computed where the rubric says.
+
+    With `computed_by: pool` and no `expected`, any function and any inputs will do: pool
+    worker processes (multiprocessing.Pool's map, imap, starmap, apply, apply_async, ..., or
+    a ProcessPoolExecutor) must have returned results, and the output must show what they
+    returned (a list, one per line, or the workers printing their own results). `expected`
+    asks for one specific value (`[1, 4, 9, 16, 25]`), and `relation` for what each task must
+    return from its input (`x * x`)."""
 
     kind: ClassVar[str] = "value"
-    expected: object
+    expected: object = None
+    relation: str = ""  # a Python expression in x, the task's input
     ordered: bool = True
     computed_by: str = ""  # "" or "pool"
 
     def __post_init__(self) -> None:
         if self.computed_by not in ("", "pool"):
             raise ValueError(f"computed_by must be 'pool' or left out, not {self.computed_by!r}")
+        if self.expected is None and not self.computed_by:
+            raise ValueError("a value check needs 'expected', or 'computed_by: pool' to accept whatever the pool computed")
+        if self.relation:
+            if self.computed_by != "pool":
+                raise ValueError("'relation' needs 'computed_by: pool': it judges each task of the pool")
+            try:
+                compile(self.relation, "<relation>", "eval")
+            except SyntaxError as exc:
+                raise ValueError(f"relation {self.relation!r} is not a Python expression: {exc.msg}") from None
 
     def evaluate(self, evidence: QuestionEvidence) -> Outcome:
-        lines = [line for _, line in evidence.output_lines()]
-        if not _value_printed(lines, self.expected, self.ordered):
+        printed = evidence.printed_by_process()
+        lines = [line for text in printed.values() for line in text.splitlines()]
+        if self.expected is not None and not _value_printed(lines, self.expected, self.ordered):
             shown = "; ".join(line.strip() for line in lines if line.strip())[:200] or "nothing"
             return Outcome(0.0, f"expected {self.expected!r} in the output; it printed: {shown}")
-        if self.computed_by == "pool":
-            missing = _not_from_pool(evidence, self.expected)
-            if missing is not None:
+        if self.computed_by != "pool":
+            return Outcome(1.0, f"printed {self.expected!r}")
+        tasks = _pool_tasks(evidence)
+        if isinstance(tasks, str):
+            return Outcome(0.0, tasks)
+        if self.relation:
+            wrong = _breaks_relation(tasks, self.relation)
+            if wrong:
+                return Outcome(0.0, wrong)
+        if self.expected is not None:
+            missing = _not_from_pool(tasks, self.expected)
+            if missing:
                 return Outcome(0.0, missing)
             return Outcome(1.0, f"printed {self.expected!r}, computed by pool worker processes")
-        return Outcome(1.0, f"printed {self.expected!r}")
+        return _results_shown(evidence, tasks, printed)
+
+
+def _pool_tasks(evidence: QuestionEvidence) -> list[Task] | str:
+    """The tasks the question's pool workers ran, or why there are none."""
+    workers = {p.key for p in evidence.processes.values() if p.pool_worker}
+    if not workers & {p.key for p in evidence.children}:
+        return "no pool of worker processes ran in this question (multiprocessing.Pool or ProcessPoolExecutor)"
+    tasks = [task for task in evidence.tasks if task.key in workers]
+    if not tasks:
+        return ("a pool was created but its workers returned no results: give it work (pool.map(function,"
+                " inputs)); a lambda or a function the workers cannot load fails before it runs")
+    return tasks
+
+
+def _results_shown(evidence: QuestionEvidence, tasks: list[Task], printed: dict[str, str]) -> Outcome:
+    values = [_normalise(_literal(v)) if _literal(v) is not None or v == "None" else v
+              for task in tasks for v in task.values]
+    paired = all(len(task.inputs) == len(task.values) for task in tasks)
+    pairs = sorted((given, value) for task in tasks for given, value in zip(task.inputs, task.values)) if paired \
+        else [("", value) for value in sorted(v for task in tasks for v in task.values)]
+    inputs = ", ".join(given for given, _ in pairs)[:120] if paired else ""
+    returned = ", ".join(value for _, value in pairs)[:120]
+    workers = {p.key for p in evidence.children if p.pool_worker}
+    if all(v is None for v in values):
+        if any(printed.get(key, "").strip() for key in workers):
+            return Outcome(1.0, f"the pool's worker processes ran {len(values)} task(s) and printed their results")
+        return Outcome(0.0, f"the pool's workers ran {len(values)} task(s) but returned nothing and printed nothing")
+    text = "\n".join(printed.values())
+    shown = _shown_values(text)
+    hidden = [v for v in dict.fromkeys(map(repr, values)) if not _is_shown(v, shown, text)]
+    if hidden:
+        return Outcome(0.0, (f"the pool's workers returned {returned}, but the output does not show"
+                             f" {', '.join(hidden[:5])}: print the results the pool returned"))
+    detail = f"the pool's worker processes returned {returned}"
+    return Outcome(1.0, detail + (f" for the inputs {inputs}" if inputs else "") + ", and the output shows them")
+
+
+def _shown_values(text: str) -> set[str]:
+    """repr() of every literal in the output, with the elements of every container."""
+    found: set[str] = set()
+
+    def add(value: object) -> None:
+        found.add(repr(_normalise(value)))
+        if isinstance(value, (list, tuple, set)):
+            for item in value:
+                add(item)
+        elif isinstance(value, dict):
+            for item in (*value.keys(), *value.values()):
+                add(item)
+
+    for value in _literals(text):
+        if value is not None:
+            add(value)
+    return found
+
+
+def _is_shown(value_repr: str, shown: set[str], text: str) -> bool:
+    if value_repr in shown:
+        return True
+    value = _literal(value_repr)
+    if isinstance(value, (list, tuple)) and value:  # a chunk's results, printed joined together
+        return all(_is_shown(repr(_normalise(item)), shown, text) for item in value)
+    plain = value if isinstance(value, str) else value_repr
+    return bool(plain) and re.search(r"(?<![\w.])" + re.escape(str(plain)) + r"(?![\w]|\.\d)", text) is not None
+
+
+def _breaks_relation(tasks: list[Task], relation: str) -> str | None:
+    """Why a task's result is not `relation` of its input, or None when all are."""
+    code = compile(relation, "<relation>", "eval")
+    checked = 0
+    for task in tasks:
+        for given, returned in zip(task.inputs, task.values):
+            x = _literal(given)
+            try:
+                wanted = eval(code, {"__builtins__": _RELATION_BUILTINS}, {"x": x})  # the rubric's own expression
+            except Exception:
+                return f"the task with input {given} could not be checked against {relation}"
+            checked += 1
+            if repr(_normalise(wanted)) != repr(_normalise(_literal(returned))):
+                return f"for the input {given} the pool returned {returned}, expected {relation} = {wanted!r}"
+    if not checked:
+        return "the pool's tasks and their inputs could not be matched"
+    return None
+
+
+_RELATION_BUILTINS = {name: __builtins__[name] if isinstance(__builtins__, dict) else getattr(__builtins__, name)
+                      for name in ("abs", "round", "len", "pow", "min", "max", "sum", "str", "int", "float")}
 
 
 def _same(found: object, expected: object, ordered: bool) -> bool:
@@ -334,18 +484,10 @@ def _literal(text: str) -> object:
         return None
 
 
-def _not_from_pool(evidence: QuestionEvidence, expected: object) -> str | None:
+def _not_from_pool(tasks: list[Task], expected: object) -> str | None:
     """None when pool workers returned every expected element, else why not."""
-    workers = {p.key for p in evidence.processes.values() if p.pool_worker}
-    returned = Counter(
-        repr(_normalise(_literal(value)))
-        for task in evidence.tasks if task.key in workers for value in task.values
-    )
+    returned = Counter(repr(_normalise(_literal(value))) for task in tasks for value in task.values)
     wanted = Counter(repr(v) for v in (_normalise(expected) if isinstance(expected, list) else [expected]))
-    if not workers:
-        return "the right values were printed, but no multiprocessing pool worker ran in this question"
-    if not returned:
-        return "a pool was created but its workers returned no results (was the function picklable?)"
     lacking = wanted - returned
     if lacking:
         return (
@@ -379,8 +521,8 @@ class RanCleanly(Check):
                 }.get(unit.status, unit.status)
                 return Outcome(0.0, f"the code at {unit.label} {reason}")
         for child in evidence.children:
-            if child.pool_worker and child.exit_code in (None, 0, -signal.SIGTERM):
-                continue  # a pool ends its workers itself (terminate() sends SIGTERM)
+            if child.pool_worker and child.exit_code in (None, 0, -signal.SIGTERM, -signal.SIGKILL):
+                continue  # a pool ends its workers itself (SIGTERM), or the grader a pool left open (SIGKILL)
             if child.name is not None and child.exit_code != 0:
                 if child.exit_code is None:
                     how = "was killed or never finished"
@@ -407,20 +549,35 @@ class Code(Check):
     kind: ClassVar[str] = "code"
     calls: list[str] = field(default_factory=list)  # any one of these dotted names must be called
     main_guard: bool = False
+    observed: str = ""  # "process" or "pool": what the run observed proves the calls were made
 
     def __post_init__(self) -> None:
         if not self.calls and not self.main_guard:
             raise ValueError("a code check needs 'calls' or 'main_guard: true'")
+        if self.observed not in ("", "process", "pool"):
+            raise ValueError(f"observed must be 'process' or 'pool' or left out, not {self.observed!r}")
+
+    def _proven(self, evidence: QuestionEvidence) -> bool:
+        """The evidence shows what the call makes: points it proves are never taken away."""
+        made = [p for p in evidence.children if p.name is not None]
+        if self.observed == "process":
+            return any(not p.pool_worker for p in made)
+        if self.observed == "pool":
+            return any(p.pool_worker for p in made)
+        return False
 
     def evaluate(self, evidence: QuestionEvidence) -> Outcome:
         try:
             tree = ast.parse(_without_magics(evidence.code))
         except SyntaxError as exc:
-            return Outcome(0.0, f"the code does not parse: {exc.msg} (line {exc.lineno})")
+            if self._proven(evidence) and not self.main_guard:
+                return Outcome(1.0, f"the run shows a {self.observed} was created")
+            return self._sketched(evidence.code, f"the code does not parse: {exc.msg} (line {exc.lineno})")
+        if not evidence.code.strip():
+            return self._sketched(evidence.answer, "no code was found for this question")
         problems = []
         if self.calls:
-            called = _called_names(tree)
-            if not any(_short(name) in called or name in called for name in self.calls):
+            if not calls_any(tree, self.calls) and not self._proven(evidence):
                 problems.append(f"does not call {' or '.join(self.calls)}")
         if self.main_guard and not _guarded(tree, evidence.file_code):
             problems.append("has no `if __name__ == \"__main__\":` guard")
@@ -431,44 +588,18 @@ class Code(Check):
         ))
 
 
+    def _sketched(self, text: str, why: str) -> Outcome:
+        """Code that cannot run (broken, or only sketched in the text answer) still shows
+        which call the student meant, as an instructor reading it would see."""
+        if self.calls and not self.main_guard:
+            for name in self.calls:
+                if re.search(r"(?<![\w])(?:\w+\.)*" + re.escape(short_name(name)) + r"\s*\(", text):
+                    return Outcome(1.0, f"{why}, but it calls {short_name(name)}(...)")
+        return Outcome(0.0, why)
+
+
 def _without_magics(code: str) -> str:
     return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in code.splitlines())
-
-
-def _short(name: str) -> str:
-    return name.rsplit(".", 1)[-1]
-
-
-def _called_names(tree: ast.AST) -> set[str]:
-    """Names of everything called, as written (`mp.Process`) and resolved through imports
-    (`multiprocessing.Process`), plus the bare attribute (`Process`)."""
-    aliases: dict[str, str] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                aliases[alias.asname or alias.name] = alias.name
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            for alias in node.names:
-                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            dotted = _dotted(node.func)
-            if dotted:
-                head, _, rest = dotted.partition(".")
-                names.add(dotted)
-                names.add(aliases.get(head, head) + (f".{rest}" if rest else ""))
-                names.add(_short(dotted))
-    return names
-
-
-def _dotted(node: ast.AST) -> str:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        base = _dotted(node.value)
-        return f"{base}.{node.attr}" if base else ""
-    return ""
 
 
 def _guarded(tree: ast.Module, file_code: str) -> bool:
@@ -481,5 +612,5 @@ def _guarded(tree: ast.Module, file_code: str) -> bool:
     except SyntaxError:
         return False
     return any(
-        is_main_guard(node) and defined & _called_names(node) for node in whole.body
+        is_main_guard(node) and defined & called_names(node) for node in whole.body
     )

@@ -10,6 +10,7 @@ multiprocessing made it and whether it was a pool worker.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,7 @@ class Task:
     key: str
     question: str | None
     values: tuple[str, ...]  # repr() of each result
+    inputs: tuple[str, ...] = ()  # repr() of the input of each result, when the probe could tell
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,14 @@ class QuestionEvidence:
                 texts[write.key].append(write.text)
         return {key: "".join(parts) for key, parts in texts.items()}
 
+    def printed_by_process(self) -> dict[str, str]:
+        """What each process printed on stdout or stderr (print, sys.stderr.write, logging),
+        leaving out the tracebacks Python itself writes there."""
+        texts: dict[str, list[str]] = defaultdict(list)
+        for write in self.writes:
+            texts[write.key].append(write.text)
+        return {key: _without_tracebacks("".join(parts)) for key, parts in texts.items()}
+
     def output_lines(self) -> list[tuple[str, str]]:
         """(process, line) for every stdout line of the question, each process's lines in order."""
         return [
@@ -126,6 +136,22 @@ class QuestionEvidence:
             for key, text in self.output_by_process().items()
             for line in text.splitlines()
         ]
+
+
+_MP_TRACEBACK_HEAD = re.compile(r"Process \w+-\d+(?::\d+)*:\s*$")  # multiprocessing's "Process Process-1:"
+
+
+def _without_tracebacks(text: str) -> str:
+    kept, inside = [], False
+    for line in text.splitlines(keepends=True):
+        if line.startswith("Traceback (most recent call last)") or _MP_TRACEBACK_HEAD.match(line):
+            inside = True
+        elif inside and not line.startswith((" ", "\t")):
+            inside = False
+            continue  # the exception's own line ends the traceback
+        if not inside:
+            kept.append(line)
+    return "".join(kept)
 
 
 def _events(directory: Path) -> list[dict]:
@@ -210,7 +236,8 @@ def read_evidence(directory: Path, units: tuple[UnitOutcome, ...], limits_hit: t
             Write(e["key"], e.get("stream", "stdout"), str(e.get("text", "")), question_of(e), bool(e.get("thread", True)))
             for e in writes
         ),
-        tasks=tuple(Task(e["key"], question_of(e), tuple(str(v) for v in e.get("values", []))) for e in tasks),
+        tasks=tuple(Task(e["key"], question_of(e), tuple(str(v) for v in e.get("values", [])),
+                         tuple(str(v) for v in e.get("inputs", []))) for e in tasks),
         units=units,
         cut=tuple((question_of(e), e["key"]) for e in cut),
         limits_hit=limits_hit,

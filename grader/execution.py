@@ -41,11 +41,10 @@ class Unit:
 
 
 def notebook_units(submission: Submission, attribution: Attribution) -> list[Unit]:
-    return [
-        Unit(question, f"cell {cell.index + 1}", source=cell.source)
-        for cell, question in zip(submission.cells, attribution.cell_questions)
-        if cell.kind == "code" and cell.source.strip()
-    ]
+    """The code of the notebook, piece by piece, each named as the student sees it; code
+    that attribution found in a markdown or raw cell runs too."""
+    return [Unit(piece.question, piece.label, source=piece.source)
+            for piece in attribution.pieces if piece.source.strip()]
 
 
 def script_units(submission: Submission, attribution: Attribution) -> list[Unit]:
@@ -58,9 +57,9 @@ def script_units(submission: Submission, attribution: Attribution) -> list[Unit]
         return next((q for start, end, q in regions if start <= line <= end), None)
 
     try:
-        tree = ast.parse(submission.text)
+        tree = ast.parse(attribution.script)
     except SyntaxError:
-        return _units_by_cell(submission, region_of)
+        return _units_by_cell(submission, attribution, region_of)
     functions = {
         node.name: region_of(node.lineno)
         for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
@@ -86,13 +85,15 @@ def _statement_unit(node: ast.stmt, region_of, functions: dict, indented: bool) 
                 definition=definition)
 
 
-def _units_by_cell(submission: Submission, region_of) -> list[Unit]:
+def _units_by_cell(submission: Submission, attribution: Attribution, region_of) -> list[Unit]:
     units = []
+    runnable = {piece.cell: piece.source for piece in attribution.pieces if piece.origin.runs_as_written}
     for cell in submission.cells:
-        if cell.kind != "code":
-            continue
+        code = runnable.get(cell.index)
+        if cell.kind != "code" or code is None:
+            continue  # prose typed into the script is a text answer, not broken code
         try:
-            tree = ast.parse(cell.source)
+            tree = ast.parse(code)
         except SyntaxError as exc:
             line = cell.line + (exc.lineno or 1) - 1
             units.append(Unit(region_of(line), f"line {line}", start=cell.line, end=cell.end_line,
@@ -140,7 +141,7 @@ def execute(submission: Submission, attribution: Attribution, limits: Limits,
         evidence_dir.mkdir()
         hide = _hidden_paths(submission, protect)
         with RunSandbox(limits, work_dir, hide) as sandbox:
-            path = _scratch_copy(submission, work_dir / "scratch")
+            path = _scratch_copy(submission, work_dir / "scratch", attribution.script)
             if submission.kind == "notebook":
                 units = notebook_units(submission, attribution)
                 env = probe_environment(evidence_dir, sandbox)
@@ -159,13 +160,19 @@ def execute(submission: Submission, attribution: Attribution, limits: Limits,
             return read_evidence(evidence_dir, tuple(outcomes), tuple(sandbox.limits_hit()))
 
 
-def _scratch_copy(submission: Submission, scratch: Path) -> Path:
-    """The run works on a copy: the original can be neither changed nor deleted."""
+def _scratch_copy(submission: Submission, scratch: Path, script: str) -> Path:
+    """The run works on a copy: the original can be neither changed nor deleted. A script's
+    copy is the text attribution made runnable (sentences typed among the code blanked)."""
     if submission.folder is not None:
         shutil.copytree(submission.folder, scratch, dirs_exist_ok=True, symlinks=True)
-        return scratch / submission.path.relative_to(submission.folder)
-    shutil.copy2(submission.path, scratch / submission.path.name)
-    return scratch / submission.path.name
+        path = scratch / submission.path.relative_to(submission.folder)
+    else:
+        path = scratch / submission.path.name
+        shutil.copy2(submission.path, path)
+    if submission.kind == "script" and script != submission.text:
+        path.unlink()
+        path.write_text(script, encoding="utf-8")
+    return path
 
 
 def _hidden_paths(submission: Submission, protect: tuple[Path, ...]) -> list[Path]:

@@ -13,7 +13,7 @@ import traceback
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from grader.attribution import Attribution, attribute
+from grader.attribution import Asked, Attribution, attribute
 from grader.checks import Check
 from grader.evidence import Evidence, QuestionEvidence
 from grader.execution import execute
@@ -92,8 +92,7 @@ def grade(student: str, path: Path, rubric: Rubric, limits: Limits,
     started = time.monotonic()
     try:
         submission = load(student, path)
-        prompts = {question.id: question.prompt for question in rubric.questions}
-        attribution = attribute(submission, prompts)
+        attribution = attribute(submission, asked(rubric))
         evidence = execute(submission, attribution, limits, (*protect, rubric.path.parent), engine)
         questions = tuple(
             _grade_question(question, submission, attribution, evidence, limits)
@@ -109,6 +108,16 @@ def grade(student: str, path: Path, rubric: Rubric, limits: Limits,
         student=student, path=str(path), status="graded",
         score=round(sum(q.score for q in questions), 2), max_score=rubric.max_score,
         error=None, questions=questions, seconds=round(time.monotonic() - started, 2),
+    )
+
+
+def asked(rubric: Rubric) -> tuple[Asked, ...]:
+    """What attribution must know of the rubric: each question's prompt, and whether it
+    asks for code (any check beyond reading the text answer)."""
+    return tuple(
+        Asked(q.id, q.prompt, any(c.kind != "concepts" for c in q.checks),
+              tuple(name for c in q.checks for name in getattr(c, "calls", ())))
+        for q in rubric.questions
     )
 
 
@@ -191,21 +200,17 @@ def _notes(view: QuestionEvidence, evidence: Evidence, limits: Limits) -> tuple[
 def _with_text(view: QuestionEvidence, question_id: str, submission: Submission,
                attribution: Attribution) -> QuestionEvidence:
     """Add what the checks read from the file itself: the text answer and the code."""
-    code = [
-        cell.source for cell, q in zip(submission.cells, attribution.cell_questions)
-        if cell.kind == "code" and q == question_id
-    ]
     if submission.kind == "script":
-        lines = submission.text.splitlines()
-        code = [
+        lines = attribution.script.splitlines()
+        code = "\n".join(
             "\n".join(lines[start - 1 : end])
             for start, end, q in attribution.regions if q == question_id
-        ]
-        file_code = submission.text
+        )
+        file_code = attribution.script
     else:
-        file_code = "\n".join(cell.source for cell in submission.cells if cell.kind == "code")
-    return replace(view, answer=attribution.answers.get(question_id, ""), code="\n".join(code),
-                   file_code=file_code)
+        code = attribution.code.get(question_id, "")
+        file_code = "\n".join(piece.source for piece in attribution.pieces)
+    return replace(view, answer=attribution.answers.get(question_id, ""), code=code, file_code=file_code)
 
 
 def _run_check(check: Check, view: QuestionEvidence) -> CheckResult:

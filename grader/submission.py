@@ -194,7 +194,12 @@ def script_cells(text: str) -> tuple[Cell, ...]:
     current_kind, current_start, current_lines = None, 0, []
     for number, (kind, content) in enumerate(zip(kinds, prose), start=1):
         if kind == "blank":
-            if current_kind is not None:
+            if current_kind == "markdown" and not lines[number - 1].strip():
+                # an empty line ends a comment paragraph: nbconvert's markdown cells, a
+                # student's answers one paragraph each
+                _close(cells, current_kind, current_start, current_lines)
+                current_kind, current_lines = None, []
+            elif current_kind is not None:
                 current_lines.append(content)
             continue
         if kind != current_kind:

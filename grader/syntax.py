@@ -1,5 +1,6 @@
-"""Facts about Python syntax that both execution (which statements to run on their own) and
-the `code` check (is there a guard) need: kept in one place so they agree."""
+"""Facts about Python syntax that execution (which statements to run on their own),
+attribution (what a piece of code does) and the `code` check (what it calls, is there a
+guard) need: kept in one place so they agree."""
 
 from __future__ import annotations
 
@@ -14,3 +15,71 @@ def is_main_guard(node: ast.AST) -> bool:
     return any(isinstance(p, ast.Name) and p.id == "__name__" for p in parts) and any(
         isinstance(p, ast.Constant) and p.value == "__main__" for p in parts
     )
+
+
+def short_name(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
+
+
+def calls_any(tree: ast.AST, names: tuple[str, ...] | list[str]) -> bool:
+    """The code calls one of the dotted `names` (resolved as `called_names` does)."""
+    called = called_names(tree)
+    return any(short_name(name) in called or name in called for name in names)
+
+
+def called_names(tree: ast.AST) -> set[str]:
+    """Names of everything called, as written (`mp.Process`) and resolved (`multiprocessing.Process`)
+    through imports (`from multiprocessing import Process as P`), contexts
+    (`ctx = mp.get_context("spawn")`, `get_context().Pool`) and subclasses
+    (`class Worker(Process)`), plus the bare attribute (`Process`)."""
+    aliases: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:  # `import a.b` binds a; `import a.b as c` binds c to a.b
+                if alias.asname:
+                    aliases[alias.asname] = alias.name
+                else:
+                    head = alias.name.split(".")[0]
+                    aliases[head] = head
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    for _ in range(2):  # contexts and subclasses may build on each other
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+                made = _resolve(_dotted(node.value.func), aliases)
+                if made.endswith("get_context"):
+                    for target in node.targets:
+                        if isinstance(target, ast.Name):
+                            aliases[target.id] = made.rsplit(".", 1)[0] if "." in made else "multiprocessing"
+            elif isinstance(node, ast.ClassDef):
+                for base in node.bases:
+                    resolved = _resolve(_dotted(base), aliases)
+                    if resolved:
+                        aliases[node.name] = resolved
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            dotted = _dotted(node.func)
+            if dotted:
+                names.add(dotted)
+                names.add(_resolve(dotted, aliases))
+                names.add(short_name(dotted))
+                names.add(short_name(_resolve(dotted, aliases)))
+    return names
+
+
+def _resolve(dotted: str, aliases: dict[str, str]) -> str:
+    head, _, rest = dotted.partition(".")
+    return aliases.get(head, head) + (f".{rest}" if rest else "") if dotted else ""
+
+
+def _dotted(node: ast.AST) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else ""
+    if isinstance(node, ast.Call) and _dotted(node.func).endswith("get_context"):
+        return "multiprocessing"  # get_context("spawn").Process(...)
+    return ""

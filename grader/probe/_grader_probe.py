@@ -158,13 +158,39 @@ def install_taps() -> None:
             setattr(sys, name, _Tap(stream, name))
 
 
-def _no_input(prompt: object = "") -> str:
-    raise EOFError("input() was called, but a program being graded gets no keyboard input")
+INPUT_ANSWER = "4"  # what a grader types at an input() prompt: a number reads as text, int or float
+_INPUT_ANSWERS = 20  # then EOFError, so that a loop asking for input forever ends
+_inputs_given = 0
+
+
+def _input(prompt: object = "") -> str:
+    """input() as an instructor running the notebook would answer it, the same every run."""
+    global _inputs_given
+    emit("input", prompt=str(prompt)[:200], q=current_question())
+    if _inputs_given >= _INPUT_ANSWERS:
+        raise EOFError(f"input() was called more than {_INPUT_ANSWERS} times; the grader stopped answering")
+    _inputs_given += 1
+    if prompt:
+        sys.stdout.write(str(prompt))
+    return INPUT_ANSWER
+
+
+_SEED = 2026  # every process starts from the same random state: random output is the same every run
+
+
+def _seed_random() -> None:
+    try:
+        import random
+
+        random.seed(_SEED)
+    except Exception:
+        pass
 
 
 def _after_fork_in_child() -> None:
     global _question, _is_child
     _written.clear()
+    _seed_random()  # after random's own re-seeding at fork, which was registered before this
     _question = current_question()  # the forking code's question, read from the stack
     _is_child = True
     emit("proc", ppid=os.getppid(), how="fork", q=_question, ns=os.environ.get("GRADER_RUN_TOKEN", ""))
@@ -201,6 +227,7 @@ def _patch_multiprocessing() -> None:
     @functools.wraps(original_bootstrap)
     def _bootstrap(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         emit("mp", name=self.name, mp_parent=getattr(self, "_parent_pid", None))
+        _watch_executor_worker(self)
         code = original_bootstrap(self, *args, **kwargs)
         emit("exit", code=code)
         return code
@@ -250,17 +277,44 @@ def _patch_reaping() -> None:
         popen.poll = poll
 
 
-_last_task_func: list[str] = [""]
+_last_task: list = [None]  # (function name, arguments) of the task the worker is running
+
+
+def _inputs(func_name: str, args: object) -> list:
+    """The inputs of the task, one per value it returns: map sends chunks of items,
+    starmap chunks of argument tuples, apply one argument tuple."""
+    if func_name in ("mapstar", "starmapstar", "_process_chunk"):
+        try:
+            if func_name == "_process_chunk":  # chunks of argument tuples, one per item
+                return [a[0] if isinstance(a, tuple) and len(a) == 1 else a for a in args[0]]  # type: ignore[index]
+            _, chunk = args  # type: ignore[misc]
+            return list(chunk)
+        except Exception:
+            return []
+    if isinstance(args, tuple) and len(args) == 1:
+        return [args[0]]
+    return [args]
+
+
+def _report_task(values: list) -> None:
+    name, args = _last_task[0] or ("", ())
+    inputs = _inputs(name, args)
+    emit("task", values=[repr(v)[:1000] for v in values],
+         inputs=[repr(v)[:1000] for v in inputs] if len(inputs) == len(values) else [], q=_question)
 
 
 class _TaskInbox:
+    """multiprocessing.Pool's task queue, as its worker reads it."""
+
     def __init__(self, queue: object) -> None:
         self._queue = queue
 
     def get(self):  # type: ignore[no-untyped-def]
         task = self._queue.get()  # type: ignore[attr-defined]
         if isinstance(task, tuple) and len(task) == 5:
-            _last_task_func[0] = getattr(task[2], "__name__", "")
+            func, args = task[2], task[3]
+            name = getattr(func, "__name__", "")
+            _last_task[0] = (name, args[0] if name in ("mapstar", "starmapstar") and args else args)
         return task
 
     def __getattr__(self, name: str) -> object:
@@ -275,14 +329,63 @@ class _ResultOutbox:
         try:
             _job, _index, (ok, value) = item
             if ok:
-                values = value if _last_task_func[0] in ("mapstar", "starmapstar") else [value]
-                emit("task", values=[repr(v)[:1000] for v in values], q=_question)
+                name = (_last_task[0] or ("",))[0]
+                _report_task(list(value) if name in ("mapstar", "starmapstar") else [value])
         except Exception:
             pass
         return self._queue.put(item)  # type: ignore[attr-defined]
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._queue, name)
+
+
+class _ExecutorInbox:
+    """concurrent.futures.ProcessPoolExecutor's call queue, as its worker reads it."""
+
+    def __init__(self, queue: object) -> None:
+        self._queue = queue
+
+    def get(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        item = self._queue.get(*args, **kwargs)  # type: ignore[attr-defined]
+        fn = getattr(item, "fn", None)
+        inner = getattr(fn, "func", fn)  # executor.map wraps the function in partial(_process_chunk)
+        _last_task[0] = (getattr(inner, "__name__", ""), getattr(item, "args", ()))
+        return item
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._queue, name)
+
+
+class _ExecutorOutbox:
+    def __init__(self, queue: object) -> None:
+        self._queue = queue
+
+    def put(self, item, *args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            if getattr(item, "exception", None) is None and hasattr(item, "result") and _last_task[0]:
+                name = _last_task[0][0]
+                result = item.result
+                _report_task(list(result) if name == "_process_chunk" else [result])
+        except Exception:
+            pass
+        return self._queue.put(item, *args, **kwargs)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._queue, name)
+
+
+def _watch_executor_worker(process: object) -> None:
+    """A ProcessPoolExecutor worker is a multiprocessing process whose target is the
+    executor's worker loop: observe its queues like a pool worker's."""
+    target = getattr(process, "_target", None)
+    if getattr(target, "__name__", "") != "_process_worker" or \
+            getattr(target, "__module__", "") != "concurrent.futures.process":
+        return
+    args = list(getattr(process, "_args", ()))
+    if len(args) >= 2:
+        emit("pool_worker")
+        args[0], args[1] = _ExecutorInbox(args[0]), _ExecutorOutbox(args[1])
+        process._args = tuple(args)  # type: ignore[attr-defined]
 
 
 def install() -> None:
@@ -307,9 +410,10 @@ def install() -> None:
         os.environ["GRADER_RUN_TOKEN"] = f"{os.getpid()}-{time.time_ns()}"
     emit("proc", ppid=os.getppid(), how="root" if root else _how_started(), q=_question,
          ns=os.environ.get("GRADER_RUN_TOKEN", ""))
+    _seed_random()
     os.register_at_fork(after_in_child=_after_fork_in_child)
     _patch_multiprocessing()
     install_taps()
     import builtins
 
-    builtins.input = _no_input  # stdin is empty: fail at once, and say why
+    builtins.input = _input
