@@ -1,3 +1,3 @@
 """grader: grades Python multiprocessing assignments by observing the processes they create."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -32,7 +32,7 @@ from grader.submission import Cell, Submission
 from grader.syntax import calls_any
 
 
-class Found(enum.Enum):
+class Found(str, enum.Enum):
     """How a question's answer was located: the review flags name the weak ones."""
 
     METADATA = "metadata"
@@ -62,7 +62,7 @@ class Asked:
         return int(match.group(1)) if match else None
 
 
-class Origin(enum.Enum):
+class Origin(str, enum.Enum):
     """Where a piece of code was found: only a code cell's code runs in Jupyter."""
 
     CODE_CELL = "code cell"

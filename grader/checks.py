@@ -153,8 +153,6 @@ class RealPids(Check):
     require_printed: bool = True  # at least one PID must be printed
 
     def evaluate(self, evidence: QuestionEvidence) -> Outcome:
-        if not evidence.units:
-            return Outcome(0.0, "no code was found for this question")
         claims = 0
         for key, line in evidence.output_lines():
             for match in _PID_CLAIM.finditer(line):
@@ -169,6 +167,8 @@ class RealPids(Check):
                     )
         if claims == 0 and self.require_printed:
             return Outcome(0.0, "no process ID was printed (expected e.g. 'Worker process ID: 1234')")
+        if claims == 0 and not _mp_children(evidence):
+            return Outcome(0.0, "no process was created, so there is no process ID to vouch for")
         return Outcome(1.0, f"all {claims} printed PID(s) match the processes that printed them")
 
 

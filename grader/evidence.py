@@ -84,6 +84,7 @@ class Evidence:
     units: tuple[UnitOutcome, ...]
     cut: tuple[tuple[str | None, str], ...] = ()  # (question, process) whose output was cut
     limits_hit: tuple[str, ...] = ()  # limits of the whole run that were reached (cgroups)
+    inputs: tuple[tuple[str | None, str], ...] = ()  # (question, prompt) of each input() call
 
     def for_question(self, question: str) -> "QuestionEvidence":
         children = tuple(
@@ -180,7 +181,7 @@ def _events(directory: Path) -> list[dict]:
 def read_evidence(directory: Path, units: tuple[UnitOutcome, ...], limits_hit: tuple[str, ...] = ()) -> Evidence:
     facts: dict[str, dict] = defaultdict(lambda: {"stdout": [], "stderr": []})
     started_in: dict[str, str | None] = {}  # child -> question, as seen by its creator
-    writes, tasks, cut = [], [], []
+    writes, tasks, cut, inputs = [], [], [], []
     roots: set[str] = set()
     for event in _events(directory):
         key, kind = event["key"], event["k"]
@@ -207,6 +208,8 @@ def read_evidence(directory: Path, units: tuple[UnitOutcome, ...], limits_hit: t
             tasks.append(event)
         elif kind == "cut":
             cut.append(event)
+        elif kind == "input":
+            inputs.append(event)
 
     processes: dict[str, Process] = {}
     for key, fact in facts.items():
@@ -241,4 +244,5 @@ def read_evidence(directory: Path, units: tuple[UnitOutcome, ...], limits_hit: t
         units=units,
         cut=tuple((question_of(e), e["key"]) for e in cut),
         limits_hit=limits_hit,
+        inputs=tuple((question_of(e), str(e.get("prompt", ""))[:200]) for e in inputs),
     )

@@ -13,10 +13,11 @@ import traceback
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from grader.attribution import Asked, Attribution, attribute
+from grader.attribution import Asked, Attribution, Found, attribute
 from grader.checks import Check
 from grader.evidence import Evidence, QuestionEvidence
 from grader.execution import execute
+from grader.review import Review, ReviewFlag, review_flags
 from grader.rubric import Question, Rubric
 from grader.sandbox import Limits, format_size
 from grader.submission import Submission, SubmissionError, load
@@ -60,6 +61,9 @@ class QuestionResult:
     checks: tuple[CheckResult, ...]
     notes: tuple[str, ...]  # time-outs, kernel deaths: what happened to the question's code
     processes: tuple[ProcessView, ...] = ()  # the main process first, then those it started
+    found: Found = Found.MISSING  # how attribution located the answer
+    answer: str = ""  # the text read as the answer, prompt removed
+    code: str = ""  # the code credited to the question
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ class SubmissionResult:
     error: str | None
     questions: tuple[QuestionResult, ...]
     seconds: float
+    review: tuple[ReviewFlag, ...] = ()  # where a mark rests on a guess: look before trusting it
 
     @classmethod
     def from_dict(cls, data: dict) -> "SubmissionResult":
@@ -79,10 +84,12 @@ class SubmissionResult:
         questions = tuple(
             QuestionResult(**{**q, "checks": tuple(CheckResult(**c) for c in q["checks"]),
                               "notes": tuple(q["notes"]),
-                              "processes": tuple(ProcessView(**p) for p in q.get("processes", ()))})
+                              "processes": tuple(ProcessView(**p) for p in q.get("processes", ())),
+                              "found": Found(q.get("found", Found.MISSING.value))})
             for q in data["questions"]
         )
-        return cls(**{**data, "questions": questions})
+        review = tuple(ReviewFlag(f["question"], Review(f["reason"]), f["detail"]) for f in data.get("review", ()))
+        return cls(**{**data, "questions": questions, "review": review})
 
 
 def grade(student: str, path: Path, rubric: Rubric, limits: Limits,
@@ -98,6 +105,7 @@ def grade(student: str, path: Path, rubric: Rubric, limits: Limits,
             _grade_question(question, submission, attribution, evidence, limits)
             for question in rubric.questions
         )
+        review = review_flags(attribution, evidence.inputs, {q.id: q.score for q in questions})
     except SubmissionError as exc:
         return _error(student, path, rubric, str(exc), started)
     except Exception as exc:  # a grader fault: say so, do not score the student for it
@@ -107,7 +115,7 @@ def grade(student: str, path: Path, rubric: Rubric, limits: Limits,
     return SubmissionResult(
         student=student, path=str(path), status="graded",
         score=round(sum(q.score for q in questions), 2), max_score=rubric.max_score,
-        error=None, questions=questions, seconds=round(time.monotonic() - started, 2),
+        error=None, questions=questions, seconds=round(time.monotonic() - started, 2), review=review,
     )
 
 
@@ -131,10 +139,10 @@ def _grade_question(question: Question, submission: Submission, attribution: Att
     view = evidence.for_question(question.id)
     view = _with_text(view, question.id, submission, attribution)
     results = tuple(_run_check(check, view) for check in question.checks)
-    notes = _notes(view, evidence, limits)
+    notes = (*attribution.notes.get(question.id, ()), *_notes(view, evidence, limits))
     return QuestionResult(
         question.id, round(sum(r.score for r in results), 2), question.points, results, notes,
-        _process_tree(view),
+        _process_tree(view), attribution.found.get(question.id, Found.MISSING), view.answer, view.code,
     )
 
 

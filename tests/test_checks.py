@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from grader.checks import (Code, Concepts, Processes, RanCleanly, RealPids, SeparateWriters,
@@ -53,6 +55,13 @@ def test_concepts(answer, fraction):
     assert outcome.fraction == pytest.approx(fraction)
 
 
+def test_concepts_short_answers_earn_at_most_half():
+    check = Concepts(points=10, groups=GROUPS, full_words=12)
+    assert check.evaluate(evidence(answer="Several processes run in parallel on different CPU cores.")).fraction == 0.5
+    longer = "Several processes run in parallel on different CPU cores, so heavy work is split and finishes sooner."
+    assert check.evaluate(evidence(answer=longer)).fraction == 1
+
+
 def test_concepts_full_marks_at_and_regex():
     check = Concepts(points=4, groups=[["re:\\bGIL\\b"], ["thread"], ["memory"]], full_marks_at=2)
     assert check.evaluate(evidence(answer="Threads share memory with each other, unlike processes.")).fraction == 1
@@ -72,6 +81,16 @@ def test_processes_counts_multiprocessing_children_only():
     assert outcome.fraction == 0 and "threads" in outcome.detail
 
 
+def test_processes_started_by_the_code_itself():
+    check = Processes(points=5, min=4, max=4, pool_workers=False)
+    pool = [proc(101 + i, f"ForkPoolWorker-{i}", pool=True) for i in range(4)]
+    outcome = check.evaluate(evidence(children=pool))
+    assert outcome.fraction == 0 and "pool worker" in outcome.detail
+    assert Processes(points=5, min=4).evaluate(evidence(children=pool)).fraction == 1
+    five = [proc(101 + i, f"Process-{i}") for i in range(5)]
+    assert check.evaluate(evidence(children=five)).fraction == 0
+
+
 def test_real_pids():
     child = proc(101, "Process-1")
     check = RealPids(points=4)
@@ -84,6 +103,7 @@ def test_real_pids():
     assert outcome.fraction == 0 and "12345" in outcome.detail and "101" in outcome.detail
     assert check.evaluate(evidence(children=[child])).fraction == 0  # nothing printed
     assert RealPids(points=1, require_printed=False).evaluate(evidence(children=[child])).fraction == 1
+    assert RealPids(points=1, require_printed=False).evaluate(evidence()).fraction == 0  # no process, nothing to vouch for
 
 
 # --- separate writers
@@ -103,6 +123,29 @@ def test_separate_writers():
     assert outcome.fraction == 0 and "main process printed" in outcome.detail
     threads = [(ROOT, f"Number: {i}\n", False) for i in range(4)]
     assert "threads" in check.evaluate(evidence(writes=threads)).detail
+
+
+def test_separate_writers_pool_workers_earn_the_same_share_however_tasks_fall():
+    check = SeparateWriters(points=12, count=4, from_pool=0.4)
+    workers = [proc(101 + i, f"ForkPoolWorker-{i}", pool=True) for i in range(4)]
+    spread = [(101 + i, f"{i + 1}\n", True) for i in range(4)]
+    bunched = [(101, "1\n2\n3\n", True), (102, "4\n", True)]  # one worker took three tasks
+    for writes in (spread, bunched):
+        assert check.evaluate(evidence(children=workers, writes=writes)).fraction == 0.4
+
+
+def test_separate_writers_reads_stderr_and_logging_but_not_tracebacks_or_times():
+    children = [proc(101 + i, f"Process-{i}") for i in range(4)]
+    check = SeparateWriters(points=12, count=4)
+    logged = [Write(key(101 + i), "stderr", f"2024-05-01 10:00:0{i},12{i} - Process-{i} - number {i + 1}\n", "q", True)
+              for i in range(4)]
+    view = evidence(children=children)
+    assert check.evaluate(replace(view, writes=tuple(logged))).fraction == 1
+    same = [Write(key(101 + i), "stderr", f"2024-05-01 10:00:0{i} - number 7\n", "q", True) for i in range(4)]
+    assert check.evaluate(replace(view, writes=tuple(same))).fraction == 0  # only the times differ
+    crashed = [Write(key(101 + i), "stderr", f'Traceback (most recent call last):\n  File "x.py", line {i + 1}, in f\n'
+                     f"ZeroDivisionError: division by zero\n", "q", True) for i in range(4)]
+    assert check.evaluate(replace(view, writes=tuple(crashed))).fraction == 0
 
 
 # --- value
@@ -138,7 +181,62 @@ def test_value_computed_by_pool():
     partial = [Task(key(101), "q", ("1", "4"))]  # the rest computed in the parent
     assert check.evaluate(evidence(children=workers, writes=printed, tasks=partial)).fraction == 0
     outcome = check.evaluate(evidence(writes=printed))
-    assert outcome.fraction == 0 and "no multiprocessing pool worker" in outcome.detail
+    assert outcome.fraction == 0 and "no pool of worker processes ran" in outcome.detail
+
+
+WORKERS = [proc(101, "ForkPoolWorker-1", pool=True), proc(102, "SpawnProcess-2", pool=True)]
+
+
+@pytest.mark.parametrize(
+    "printed,tasks,passes",
+    [
+        ("[2, 4, 6]\n", [("1", "2"), ("2", "4"), ("3", "6")], True),  # doubling, not squaring
+        ("2\n4\n6\n", [("1", "2"), ("2", "4"), ("3", "6")], True),  # one per line
+        ("{'a': 'A', 'b': 'B'}\n", [("'a'", "'A'"), ("'b'", "'B'")], True),  # strings, in a dict
+        ("HELLO WORLD\n", [("'hello'", "'HELLO'"), ("'world'", "'WORLD'")], True),
+        ("[1, 4, 9, 16]\n", [("[1, 2]", "[1, 4]"), ("[3, 4]", "[9, 16]")], True),  # chunks joined
+        ("done\n", [("1", "2"), ("2", "4")], False),  # the results are never shown
+        ("[2, 4, 7]\n", [("1", "2"), ("2", "4"), ("3", "6")], False),  # 6 is not what was printed
+    ],
+)
+def test_value_of_any_function_and_inputs(printed, tasks, passes):
+    check = Value(points=17, computed_by="pool")
+    computed = [Task(key(101), "q", (value,), (given,)) for given, value in tasks]
+    outcome = check.evaluate(evidence(children=WORKERS, writes=[(ROOT, printed, True)], tasks=computed))
+    assert outcome.fraction == (1 if passes else 0), outcome.detail
+
+
+def test_value_workers_that_print_their_own_results():
+    check = Value(points=17, computed_by="pool")
+    computed = [Task(key(101), "q", ("None",), ("3",))]
+    printing = evidence(children=WORKERS, writes=[(101, "square of 3 is 9\n", True)], tasks=computed)
+    assert check.evaluate(printing).fraction == 1
+    silent = evidence(children=WORKERS, writes=[(ROOT, "done\n", True)], tasks=computed)
+    assert check.evaluate(silent).fraction == 0
+
+
+def test_value_pool_with_no_work_says_why():
+    outcome = Value(points=17, computed_by="pool").evaluate(evidence(children=WORKERS, writes=[(ROOT, "<pool>\n", True)]))
+    assert outcome.fraction == 0 and "returned no results" in outcome.detail and "lambda" in outcome.detail
+
+
+def test_value_relation_per_task():
+    check = Value(points=17, computed_by="pool", relation="x * x")
+    squares = [Task(key(101), "q", (str(n * n),), (str(n),)) for n in range(1, 6)]
+    shown = [(ROOT, "[1, 4, 9, 16, 25]\n", True)]
+    assert check.evaluate(evidence(children=WORKERS, writes=shown, tasks=squares)).fraction == 1
+    doubled = [Task(key(101), "q", (str(2 * n),), (str(n),)) for n in range(1, 6)]
+    outcome = check.evaluate(evidence(children=WORKERS, writes=[(ROOT, "[2, 4, 6, 8, 10]\n", True)], tasks=doubled))
+    assert outcome.fraction == 0 and "input 1" in outcome.detail and "x * x" in outcome.detail
+
+
+def test_value_parameters_are_validated():
+    with pytest.raises(ValueError):
+        Value(points=1)  # neither expected nor computed_by
+    with pytest.raises(ValueError):
+        Value(points=1, expected=1, relation="x * x")  # a relation judges the pool's tasks
+    with pytest.raises(ValueError):
+        Value(points=1, computed_by="pool", relation="x *")
 
 
 def test_value_rejects_bad_computed_by():
@@ -155,6 +253,7 @@ def test_ran_cleanly():
     assert check.evaluate(evidence(children=[proc(101, "Process-1", exit_code=1)])).fraction == 0
     assert check.evaluate(evidence(children=[proc(101, "Process-1", exit_code=None)])).fraction == 0
     assert check.evaluate(evidence(children=[proc(101, "ForkPoolWorker-1", pool=True, exit_code=None)])).fraction == 1
+    assert check.evaluate(evidence(children=[proc(101, "ForkPoolWorker-1", pool=True, exit_code=-9)])).fraction == 1
     error = evidence(units=[UnitOutcome("q", "cell 3", "error", "ZeroDivisionError: division by zero")])
     outcome = check.evaluate(error)
     assert outcome.fraction == 0 and "cell 3" in outcome.detail and "ZeroDivisionError" in outcome.detail
@@ -169,11 +268,44 @@ def test_ran_cleanly():
         ("import multiprocessing as mp\nmp.Process(target=f)", True),
         ("from multiprocessing import Process\nProcess(target=f)", True),
         ("# multiprocessing.Process(target=f)\nimport threading\nthreading.Thread(target=f)", False),
+        ("from multiprocessing import Process as P\nP(target=f)", True),
+        ("import multiprocessing\nclass Worker(multiprocessing.Process):\n    pass\nWorker()", True),
+        ("import multiprocessing as mp\nctx = mp.get_context('spawn')\nctx.Process(target=f)", True),
+        ("import multiprocessing\nmultiprocessing.get_context('fork').Process(target=f)", True),
     ],
 )
 def test_code_calls(code, passes):
     check = Code(points=1, calls=["multiprocessing.Process"])
     assert check.evaluate(evidence(code=code, file_code=code)).fraction == (1 if passes else 0)
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["import concurrent.futures\nwith concurrent.futures.ProcessPoolExecutor() as ex:\n    ex.map(f, [1])",
+     "from concurrent.futures import ProcessPoolExecutor as PPE\nPPE(2)",
+     "import multiprocessing as mp\nctx = mp.get_context()\nctx.Pool(2)"],
+)
+def test_code_pool_spellings(code):
+    check = Code(points=1, calls=["multiprocessing.Pool", "concurrent.futures.ProcessPoolExecutor"])
+    assert check.evaluate(evidence(code=code, file_code=code)).fraction == 1
+
+
+def test_code_never_takes_away_what_the_evidence_proves():
+    check = Code(points=3, calls=["multiprocessing.Process"], observed="process")
+    started = evidence(children=[proc(101, "Process-1")], code="start_it()", file_code="start_it()")
+    assert check.evaluate(started).fraction == 1
+    pool_only = evidence(children=[proc(101, "ForkPoolWorker-1", pool=True)], code="run()", file_code="run()")
+    assert check.evaluate(pool_only).fraction == 0
+
+
+def test_code_that_cannot_run_still_shows_the_call_meant():
+    check = Code(points=3, calls=["multiprocessing.Pool"])
+    broken = "import multiprocessing\nwith multiprocessing.Pool(4) as pool:\n"
+    assert check.evaluate(evidence(code=broken, file_code=broken)).fraction == 1
+    sketched = evidence(code="", file_code="", answer="with multiprocessing.Pool(processes=4) as pool: ...")
+    assert check.evaluate(sketched).fraction == 1
+    named = evidence(code="", file_code="", answer="We use the Pool class of multiprocessing.")
+    assert check.evaluate(named).fraction == 0
 
 
 def test_code_main_guard_here_or_in_a_block_that_calls_this_code():

@@ -33,7 +33,7 @@ def test_grade_writes_results_csv_and_feedback(tmp_path, capsys):
 
     with (out / "grades.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == ["student", "q1", "q2", "q3", "q4", "q5", "q6", "total", "max", "status"]
+    assert list(rows[0]) == ["student", "q1", "q2", "q3", "q4", "q5", "q6", "total", "max", "status", "review"]
     by_student = {row["student"]: row for row in rows}
     assert by_student["made_up_pid"]["q3"] == "16" and by_student["made_up_pid"]["total"] == "96"
     assert by_student["invalid_file"]["status"] == "error" and by_student["invalid_file"]["q1"] == ""
@@ -41,7 +41,9 @@ def test_grade_writes_results_csv_and_feedback(tmp_path, capsys):
     feedback = (out / "feedback" / "made_up_pid.md").read_text()
     assert "## Q3: 16 / 20" in feedback
     assert "printed PIDs are real (0/4) (hidden check)" in feedback
-    assert "12345" not in feedback  # the hidden check's observation is withheld
+    observed = [line for line in feedback.splitlines() if line.lstrip().startswith("- Observed")]
+    assert not any("12345" in line for line in observed)  # the hidden check's observation is withheld
+    assert 'print("Worker process ID:", 12345)' in feedback  # the code credited to Q3 is shown
     assert "Observed: observed 1 child process" in feedback
     assert "not valid JSON" in (out / "feedback" / "invalid_file.md").read_text()
 
@@ -51,7 +53,7 @@ def test_check_exit_codes(tmp_path, capsys):
     assert "Score: 100 / 100" in capsys.readouterr().out
     assert main(["check", str(EXAMPLES / "squares_in_parent.ipynb"), "--timeout", "5"]) == 1
     report = capsys.readouterr().out
-    assert "## Q5: 8 / 25" in report and "[FAIL] pool workers compute the squares" in report
+    assert "## Q5: 8 / 25" in report and "[FAIL] the pool's workers compute the results" in report
 
 
 def test_unusable_arguments_exit_2(tmp_path, capsys):

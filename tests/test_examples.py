@@ -23,10 +23,10 @@ EXPECTED = {
     "squares_in_parent": {**FULL, "q5": 8},  # keeps "uses Pool" and "runs cleanly"
     "lambda_in_pool_map": {**FULL, "q5": 3},  # PicklingError: only "uses Pool" is left
     "hanging_worker": {**FULL, "q5": 3},  # stopped at the time limit
-    "syntax_error": {**FULL, "q5": 0},
+    "syntax_error": {**FULL, "q5": 3},  # the broken cell still shows the Pool(...) meant
     "threads_instead_of_processes": {**FULL, "q6": 5},  # runs cleanly, nothing else
-    "same_number_four_times": {**FULL, "q6": 10},
-    "parent_prints_numbers": {**FULL, "q6": 10},
+    "same_number_four_times": {**FULL, "q6": 13},  # four processes, one number
+    "parent_prints_numbers": {**FULL, "q6": 13},  # four processes, the parent prints
     "copied_questions": {**FULL, "q1": 0, "q2": 0, "q4": 0},
     "empty_notebook": {q: 0 for q in FULL},
 }

@@ -38,7 +38,7 @@ def test_gradescope_command_grades_the_submission_directory(tmp_path):
     results = tmp_path / "results" / "results.json"
     assert main(["gradescope", str(submission), "--results", str(results)]) == 0
     document = json.loads(results.read_text())
-    assert document["score"] == 83 and len(document["tests"]) == 13
+    assert document["score"] == 83 and len(document["tests"]) == 14
     (submission / "whatever_name.ipynb").write_text("not a notebook")
     assert main(["gradescope", str(submission), "--results", str(results)]) == 0
     broken = json.loads(results.read_text())

@@ -7,14 +7,9 @@ import json
 import pytest
 
 from grader.attribution import attribute
+from grader.scoring import asked
 from grader.submission import SubmissionError, discover, load
 from tests.conftest import EXAMPLES, grade_path, scores, write_notebook
-
-PROMPTS = {
-    "q1": "What is multiprocessing in python? Why is it useful?",
-    "q3": "Write a python code to create a process using the multiprocessing module.",
-    "q5": "How can we create a pool of worker processes in python using the multiprocessing module?",
-}
 
 NBCONVERT = '''#!/usr/bin/env python
 # coding: utf-8
@@ -23,7 +18,7 @@ NBCONVERT = '''#!/usr/bin/env python
 
 # Q1. What is multiprocessing in python? Why is it useful?
 # 
-# It runs several processes in parallel on different CPU cores, so work finishes faster.
+# It runs several processes in parallel on different CPU cores, so work finishes faster. Each process has its own interpreter and memory, so CPU-bound work is not held back by the GIL and one crash does not stop the rest.
 
 # Q3. Write a python code to create a process using the multiprocessing module.
 
@@ -57,7 +52,7 @@ if __name__ == "__main__":
 
 PERCENT = '''# %% [markdown]
 # ## Q1
-# It runs several processes in parallel on different CPU cores, so work finishes faster.
+# It runs several processes in parallel on different CPU cores, so work finishes faster. Each process has its own interpreter and memory, so CPU-bound work is not held back by the GIL and one crash does not stop the rest.
 
 # %% [markdown]
 # ## Q3
@@ -84,7 +79,7 @@ if __name__ == "__main__":
 '''
 
 PLAIN = '''"""
-Q1) It runs several processes in parallel on different CPU cores, so work finishes faster.
+Q1) It runs several processes in parallel on different CPU cores, so work finishes faster. Each process has its own interpreter and memory, so CPU-bound work is not held back by the GIL and one crash does not stop the rest.
 """
 import multiprocessing
 import os
@@ -113,12 +108,12 @@ if __name__ == "__main__":
 
 
 @pytest.mark.parametrize("style,text", [("nbconvert", NBCONVERT), ("percent", PERCENT), ("plain", PLAIN)])
-def test_script_styles_attribute_prose_and_code(tmp_path, style, text):
+def test_script_styles_attribute_prose_and_code(tmp_path, rubric, style, text):
     path = tmp_path / f"{style}.py"
     path.write_text(text)
     submission = load(style, path)
     assert submission.kind == "script"
-    attribution = attribute(submission, PROMPTS)
+    attribution = attribute(submission, asked(rubric))
     assert "parallel on different CPU cores" in attribution.answers["q1"]
     assert "What is multiprocessing" not in attribution.answers["q1"]
     lines = text.splitlines()

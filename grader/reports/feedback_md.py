@@ -18,8 +18,11 @@ def render(result: SubmissionResult, assignment: str) -> str:
                   f"Score: {result.score:g} / {result.max_score:g}", ""]
         return "\n".join(lines)
     lines += [f"**Score: {result.score:g} / {result.max_score:g}**", ""]
+    if result.review:
+        lines += ["For the instructor to review:", ""] + [f"- {flag.detail}" for flag in result.review] + [""]
     for question in result.questions:
         lines += [f"## {question.id.upper()}: {question.score:g} / {question.max_score:g}", ""]
+        lines += [f"Found by: {question.found.value}", ""]
         for note in question.notes:
             lines.append(f"> {note}")
         if question.notes:
@@ -35,7 +38,20 @@ def render(result: SubmissionResult, assignment: str) -> str:
             if check.shown_detail:
                 lines.append(f"  - Observed: {check.shown_detail}")
         lines.append("")
+        if question.answer:
+            lines += ["What was read as your answer:", "", *[f"> {row}" for row in question.answer.splitlines()], ""]
+        if question.code:
+            fence = "`" * max(3, _longest_backtick_run(question.code) + 1)
+            lines += ["The code credited to this question:", "", f"{fence}python", question.code, fence, ""]
     return "\n".join(lines)
+
+
+def _longest_backtick_run(text: str) -> int:
+    longest = run = 0
+    for char in text:
+        run = run + 1 if char == "`" else 0
+        longest = max(longest, run)
+    return longest
 
 
 def file_name(student: str) -> str:

@@ -13,13 +13,14 @@ def write(results: list[SubmissionResult], rubric: Rubric, path: Path) -> None:
     ids = [question.id for question in rubric.questions]
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student", *ids, "total", "max", "status"])
+        writer.writerow(["student", *ids, "total", "max", "status", "review"])
         for result in results:
             scores = {question.id: question.score for question in result.questions}
             writer.writerow([
                 result.student,
                 *[_number(scores[i]) if i in scores else "" for i in ids],
                 _number(result.score), _number(result.max_score), result.status,
+                "; ".join(flag.label for flag in result.review),
             ])
 
 

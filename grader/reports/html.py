@@ -74,6 +74,7 @@ def summary(results: list[SubmissionResult], rubric: Rubric) -> str:
         top=max((b["count"] for b in bins), default=0), questions=questions,
         failures=[{"question": q, "check": c, "students": s} for (q, c), s in common],
         error_list=[r for r in results if r.status == "error"],
+        review_list=[r for r in graded if r.review],
     )
 
 

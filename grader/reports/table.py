@@ -8,7 +8,7 @@ from grader.scoring import SubmissionResult
 
 def render(results: list[SubmissionResult], rubric: Rubric) -> str:
     ids = [question.id for question in rubric.questions]
-    header = ["student", *ids, "total", "status"]
+    header = ["student", *ids, "total", "review", "status"]
     rows = [header]
     for result in results:
         scores = {question.id: question.score for question in result.questions}
@@ -16,6 +16,7 @@ def render(results: list[SubmissionResult], rubric: Rubric) -> str:
             result.student,
             *[f"{scores[i]:g}" if i in scores else "-" for i in ids],
             f"{result.score:g}/{result.max_score:g}",
+            ", ".join(dict.fromkeys(flag.reason.short for flag in result.review)) or "-",
             result.status if result.status == "graded" else f"error: {result.error}",
         ])
     widths = [max(len(row[column]) for row in rows) for column in range(len(header) - 1)]
