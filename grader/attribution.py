@@ -161,15 +161,17 @@ class _Prompts:
     def __init__(self, asked: Sequence[Asked]) -> None:
         self.words = {q.id: _words(q.prompt) for q in asked if len(_words(q.prompt)) >= 3}
 
-    def match(self, candidates: Sequence[str]) -> str | None:
+    def match(self, candidates: Sequence[str], heading: bool = False) -> str | None:
         """The question that one of the candidate texts (a line, the line and the next...)
-        restates, clearly better than any other question; None if none does."""
+        restates, clearly better than any other question; None if none does. A heading may
+        shorten a long question ("Write a program that creates 4 processes ...")."""
         best, question, runner_up = 0.0, None, 0.0
         for text in candidates:
             words = _words(_HEADER_PREFIX.sub("", text))[:80]
             if len(words) < 3 or not self.words:
                 continue
-            scores = sorted(((self._score(words, prompt), q) for q, prompt in self.words.items()), reverse=True)
+            scores = sorted(((self._score(words, prompt, heading), q) for q, prompt in self.words.items()),
+                            reverse=True)
             if scores[0][0] > best:
                 best, question = scores[0]
                 runner_up = scores[1][0] if len(scores) > 1 else 0.0
@@ -178,11 +180,14 @@ class _Prompts:
         return None
 
     @staticmethod
-    def _score(words: list[str], prompt: list[str]) -> float:
+    def _score(words: list[str], prompt: list[str], heading: bool) -> float:
         window = words[: len(prompt) + 4]  # the restated question may run on into the answer
         matcher = SequenceMatcher(None, window, prompt, autojunk=False)
         matched = sum(block.size for block in matcher.get_matching_blocks())
-        return 2 * matched / (len(window) + len(prompt))
+        score = 2 * matched / (len(window) + len(prompt))
+        if heading and len(window) >= 6:
+            score = max(score, matched / len(window) - 0.05)  # most of the heading's words, in order
+        return score
 
 
 def _cell_lines(cell: Cell) -> tuple[list[_Line], str | None]:
@@ -319,7 +324,11 @@ def _find_markers(lines: list[_Line], cells: Sequence[Cell], asked: Sequence[Ask
         header = header_question(line.text, numbers)
         bare = bare_number(line.text) if header is None else None
         rest = header[1] if header else bare[1] if bare else line.text
-        restated = prompts.match(candidates)
+        # a restated question starts on this line: a fence or a word or two before it does not count
+        heading = bool(re.match(r"\s*(?:#|\*\*|__|<h\d|<b>)", cell.source.splitlines()[line.offset])) if cell.kind != "code" \
+            else False
+        restated = prompts.match(candidates[:1] if heading else candidates, heading) \
+            if len(_words(_HEADER_PREFIX.sub("", line.text))) >= 3 else None
         marker: _Marker | None
         if restated is not None and (header is not None or bare is not None or restated != current):
             marker = _Marker(restated, Found.HEADER if header and header[0] == restated else Found.PROMPT)

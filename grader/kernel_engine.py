@@ -27,7 +27,8 @@ from grader.probe._grader_proctree import kill_descendants
 from grader.sandbox import Limits, RunSandbox
 
 _SETUP = ("import _grader_probe as _grader_probe; _grader_probe.install_taps(); "
-          "_grader_probe.tap_display(get_ipython(), passthrough=True)")
+          "_grader_probe.tap_display(get_ipython(), passthrough=True); "
+          "get_ipython().kernel.raw_input = _grader_probe.answer_input")  # ipykernel sets input() per cell
 
 
 class _OwnInterpreter(KernelSpecManager):

@@ -16,9 +16,9 @@ from grader.attribution import Attribution, Found
 
 
 class Review(str, enum.Enum):
-    FOUND_BY_PROMPT = "found by its restated prompt, with no number"
+    FOUND_BY_PROMPT = "found by its restated prompt, with no number that agrees"
     FOUND_BY_ORDER = "found only by the order of the answers"
-    FOUND_BY_SHAPE = "a header number was shifted to fit the answer (renumbered work)"
+    FOUND_BY_SHAPE = "found by the shape of the answers: a header number shifted, or code taken from a neighbour"
     CODE_FROM_TEXT = "code was run from a markdown or raw cell or a string"
     INPUT_CALLED = "the code called input(): the grader answered"
     CONTENT_BUT_ZERO = "has an answer, but earned 0 points"

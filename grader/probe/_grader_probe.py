@@ -163,7 +163,7 @@ _INPUT_ANSWERS = 20  # then EOFError, so that a loop asking for input forever en
 _inputs_given = 0
 
 
-def _input(prompt: object = "") -> str:
+def answer_input(prompt: object = "") -> str:
     """input() as an instructor running the notebook would answer it, the same every run."""
     global _inputs_given
     emit("input", prompt=str(prompt)[:200], q=current_question())
@@ -416,4 +416,4 @@ def install() -> None:
     install_taps()
     import builtins
 
-    builtins.input = _input
+    builtins.input = answer_input
