@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import enum
 import re
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -103,7 +104,7 @@ class Attribution:
 _OPENING = r"^\s*(?:<[^>]{1,40}>\s*)*(?:#+\s*)?(?:[*_]{1,3}\s*)?(?:<[^>]{1,40}>\s*)*"
 _LABEL = (  # "Q.No-01", "Question no. 1", "Problem 1"; "Ans 1", "#Answer1", "A1" (but "Ans: 1. ..." is a list)
     r"(?:(?:q(?:ue(?:s(?:tion)?s?)?)?|problem|exercise|part|task)\s*[.:\-]*\s*(?:no\s*\.?|number|#)?\s*[.:\-]*\s*"
-    r"|(?:answer|ans|solution|sol)\s*[.\-]*\s*(?:no\s*\.?|#)?\s*[.\-]*\s*|a(?=[.\-]?\d)[.\-]?)"
+    r"|(?:answer|ans|solution|sol)\s*[.\-=]*\s*(?:(?:no\s*\.?|#)\s*[.:\-=]*)?\s*|a(?=[.\-]?\d)[.\-]?)"
 )
 _NUMBER_END = r"(?![\w]|\.\d)"
 _HEADER = re.compile(_OPENING + _LABEL + r"\(?0*(\d{1,2})\)?" + _NUMBER_END + r"\s*(?:[.):\-*_]|</[^>]{1,20}>)*\s*(.*)$",
@@ -202,8 +203,9 @@ def _cell_lines(cell: Cell) -> tuple[list[_Line], str | None]:
     try:
         tree = ast.parse(_without_magics(cell.source))
     except (SyntaxError, ValueError):
-        prose_rows = _sentence_rows(lines)
-        runnable = "\n".join("" if i in prose_rows else text for i, text in enumerate(lines))
+        fused = {i: code for i, code in ((i, _after_label(text)) for i, text in enumerate(lines)) if code}
+        prose_rows = _sentence_rows(lines) | set(fused)
+        runnable = "\n".join(fused.get(i, "") if i in prose_rows else text for i, text in enumerate(lines))
         try:
             tree = ast.parse(_without_magics(runnable))
         except (SyntaxError, ValueError):
@@ -243,6 +245,16 @@ def _cell_lines(cell: Cell) -> tuple[list[_Line], str | None]:
     return result, runnable
 
 
+_LABEL_THEN_CODE = re.compile(r"^\s*(?:ans(?:wer)?|sol(?:ution)?|q(?:ue(?:s(?:tion)?)?)?)\s*\d{0,2}\s*[.:)\-]+\s*", re.I)
+
+
+def _after_label(row: str) -> str | None:
+    """The code of a row that starts with a label fused to it: `Ans3.import multiprocessing`."""
+    match = _LABEL_THEN_CODE.match(row)
+    rest = row[match.end():] if match else ""
+    return rest if rest and _CODE_LINE.match(rest.rstrip()) and _compiles(rest.strip()) else None
+
+
 def _sentence_rows(lines: list[str]) -> set[int]:
     """Rows of a code cell that read as sentences, not as code."""
     rows: set[int] = set()
@@ -278,8 +290,9 @@ _CODE_LINE = re.compile(
 
 
 def looks_like_prose(source: str) -> bool:
-    """Code that does not parse and reads as sentences: an answer typed into a code cell."""
-    rows = [row for row in source.splitlines() if row.strip()]
+    """Code that does not parse and reads as sentences: an answer typed into a code cell
+    (markdown pasted into one, with its code examples fenced, counts by its sentences)."""
+    rows = [row for row in _FENCED.sub("", source).splitlines() if row.strip()]
     if not rows:
         return False
     prose = [row for row in rows if not _CODE_LINE.match(row.rstrip()) and len(row.split()) >= 3]
@@ -335,7 +348,7 @@ def _find_markers(lines: list[_Line], cells: Sequence[Cell], asked: Sequence[Ask
         elif header is not None:
             marker = _Marker(header[0], Found.HEADER) if header[0] else None
         elif (bare is not None and (cell.kind != "code" or (line.offset == 0 and not bare[1].strip()))
-              and numbers.get(bare[0]) == _next_after(current, order)
+              and bare[0] in numbers and numbers[bare[0]] == _next_after(current, order)
               and (current is None or line.cell == sequence_cell
                    or (index == first_prose[line.cell] and not in_list
                        and not _continues_list(lines, index, bare[0])))):
@@ -569,6 +582,7 @@ def _by_order(kinds: list[str], labels: dict[int, tuple[str, Found]], asked: Seq
 
 # --- the whole pass -------------------------------------------------------------------------
 
+_FENCED = re.compile(r"^[ \t]*```.*?^[ \t]*```[ \t]*$", re.S | re.M)
 _FENCE = re.compile(r"```[ \t]*(?:python|py|ipython3?|python3)?[ \t]*\n(.*?)```", re.S | re.I)
 
 
@@ -576,7 +590,7 @@ def code_in_text(rows: list[str]) -> str | None:
     """Runnable code among the rows of a markdown cell, raw cell or string: a fenced block,
     or the rows themselves once quote marks and sentences are left out."""
     text = "\n".join(rows)
-    fences = [block.strip("\n") for block in _FENCE.findall(text) if _is_program(block)]
+    fences = [_dedent(block).strip("\n") for block in _FENCE.findall(text) if _is_program(_dedent(block))]
     if fences:
         return "\n".join(fences)
     kept = ["" if re.fullmatch(r"\s*(\"\"\"|\'\'\'|```\w*)\s*", row) or _HEADER.match(row) else row for row in rows]
@@ -588,8 +602,6 @@ def code_in_text(rows: list[str]) -> str | None:
 
 
 def _dedent(text: str) -> str:
-    import textwrap
-
     return textwrap.dedent(text)
 
 

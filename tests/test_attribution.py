@@ -31,6 +31,8 @@ NUMBERS = {1: "q1", 2: "q2", 3: "q3", 5: "q5", 6: "q6"}
         ("Que.3.Ans", "q3"),
         ("#Answer3", "q3"),
         ("Ans 3 :", "q3"),
+        ("Answer = 3", "q3"),
+        ("ANSWER NO :- 03", "q3"),
         ("A3.", "q3"),
         ("Problem 3", "q3"),
         ("Part 3", "q3"),
@@ -242,3 +244,19 @@ def test_a_wrong_answer_stays_with_its_own_question(questions):
         ("md", "Q6."), ("code", POOL),  # a pool where four processes were asked for: Q6's, however wrong
     ), questions)
     assert code_of(result, "q6") == POOL and code_of(result, "q5") == ""
+
+
+def test_numbers_past_the_last_question_are_list_items(questions):
+    result = attribute(notebook(
+        ("md", "Q6. Four processes"), ("code", FOUR), ("md", "7."), ("md", "7. Extra notes"), ("md", "8) more"),
+    ), questions)
+    assert result.cell_questions[-1] == "q6"
+
+
+def test_code_fused_to_its_answer_label_still_runs(questions):
+    result = attribute(notebook(
+        ("code", "Q3. Write a python code to create a process?\nAns3.import multiprocessing\n"
+                 "if __name__ == '__main__':\n    multiprocessing.Process(target=print).start()"),
+    ), questions)
+    assert result.found["q3"] is Found.HEADER
+    assert code_of(result, "q3").splitlines()[1] == "import multiprocessing"
