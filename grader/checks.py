@@ -345,22 +345,27 @@ def _pool_tasks(evidence: QuestionEvidence) -> list[Task] | str:
     return tasks
 
 
+_SAMPLE = 200  # distinct results looked for in the output: enough to judge, bounded for a huge map
+_TOKEN = re.compile(r"[^\s,\[\](){}'\":;=]+")
+
+
 def _results_shown(evidence: QuestionEvidence, tasks: list[Task], printed: dict[str, str]) -> Outcome:
-    values = [_normalise(_literal(v)) if _literal(v) is not None or v == "None" else v
-              for task in tasks for v in task.values]
+    raw = sorted({value for task in tasks for value in task.values})
     paired = all(len(task.inputs) == len(task.values) for task in tasks)
     pairs = sorted((given, value) for task in tasks for given, value in zip(task.inputs, task.values)) if paired \
-        else [("", value) for value in sorted(v for task in tasks for v in task.values)]
-    inputs = ", ".join(given for given, _ in pairs)[:120] if paired else ""
-    returned = ", ".join(value for _, value in pairs)[:120]
+        else [("", value) for value in raw]
+    inputs = ", ".join(given for given, _ in pairs[:30])[:120] if paired else ""
+    returned = ", ".join(value for _, value in pairs[:30])[:120]
+    count = sum(len(task.values) for task in tasks)
     workers = {p.key for p in evidence.children if p.pool_worker}
-    if all(v is None for v in values):
+    if raw == ["None"]:
         if any(printed.get(key, "").strip() for key in workers):
-            return Outcome(1.0, f"the pool's worker processes ran {len(values)} task(s) and printed their results")
-        return Outcome(0.0, f"the pool's workers ran {len(values)} task(s) but returned nothing and printed nothing")
+            return Outcome(1.0, f"the pool's worker processes ran {count} task(s) and printed their results")
+        return Outcome(0.0, f"the pool's workers ran {count} task(s) but returned nothing and printed nothing")
     text = "\n".join(printed.values())
-    shown = _shown_values(text)
-    hidden = [v for v in dict.fromkeys(map(repr, values)) if not _is_shown(v, shown, text)]
+    shown, tokens = _shown_values(text), set(_TOKEN.findall(text))
+    sample = [value for value in raw if value != "None"][:_SAMPLE]
+    hidden = [value for value in sample if not _is_shown(value, shown, tokens, text)]
     if hidden:
         return Outcome(0.0, (f"the pool's workers returned {returned}, but the output does not show"
                              f" {', '.join(hidden[:5])}: print the results the pool returned"))
@@ -387,14 +392,15 @@ def _shown_values(text: str) -> set[str]:
     return found
 
 
-def _is_shown(value_repr: str, shown: set[str], text: str) -> bool:
-    if value_repr in shown:
-        return True
+def _is_shown(value_repr: str, shown: set[str], tokens: set[str], text: str) -> bool:
+    """The output shows the value: as a literal (in a container or alone), or as printed text."""
     value = _literal(value_repr)
+    if repr(_normalise(value)) in shown or value_repr in shown:
+        return True
     if isinstance(value, (list, tuple)) and value:  # a chunk's results, printed joined together
-        return all(_is_shown(repr(_normalise(item)), shown, text) for item in value)
-    plain = value if isinstance(value, str) else value_repr
-    return bool(plain) and re.search(r"(?<![\w.])" + re.escape(str(plain)) + r"(?![\w]|\.\d)", text) is not None
+        return all(_is_shown(repr(item), shown, tokens, text) for item in value[:_SAMPLE])
+    plain = str(value) if isinstance(value, str) else value_repr
+    return plain in tokens or (" " in plain and plain in text)
 
 
 def _breaks_relation(tasks: list[Task], relation: str) -> str | None:

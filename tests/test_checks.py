@@ -317,3 +317,13 @@ def test_code_main_guard_here_or_in_a_block_that_calls_this_code():
     assert check.evaluate(evidence(code="q3()\n", file_code="q3()\n")).fraction == 0
     broken = check.evaluate(evidence(code="def f(:\n", file_code="def f(:\n"))
     assert broken.fraction == 0 and "does not parse" in broken.detail
+
+
+def test_value_of_a_huge_map_is_judged_on_a_bounded_sample():
+    n = 50_000
+    computed = [Task(key(101), "q", tuple(str(i * i) for i in range(n)), tuple(str(i) for i in range(n)))]
+    check = Value(points=17, computed_by="pool")
+    printed = evidence(children=WORKERS, writes=[(ROOT, f"{[i * i for i in range(n)]}\n", True)], tasks=computed)
+    assert check.evaluate(printed).fraction == 1
+    summed = evidence(children=WORKERS, writes=[(ROOT, f"total {sum(i * i for i in range(n))}\n", True)], tasks=computed)
+    assert check.evaluate(summed).fraction == 0
