@@ -241,7 +241,8 @@ def _patch_multiprocessing() -> None:
     @functools.wraps(original_worker)
     def worker(inqueue, outqueue, *args, **kwargs):  # type: ignore[no-untyped-def]
         emit("pool_worker")
-        return original_worker(_TaskInbox(inqueue), _ResultOutbox(outqueue), *args, **kwargs)
+        return original_worker(_QueueTap(inqueue, _pool_task_taken), _QueueTap(outqueue, _pool_result_sent),
+                               *args, **kwargs)
 
     multiprocessing.pool.worker = worker
 
@@ -285,10 +286,11 @@ def _inputs(func_name: str, args: object) -> list:
     starmap chunks of argument tuples, apply one argument tuple."""
     if func_name in ("mapstar", "starmapstar", "_process_chunk"):
         try:
-            if func_name == "_process_chunk":  # chunks of argument tuples, one per item
-                return [a[0] if isinstance(a, tuple) and len(a) == 1 else a for a in args[0]]  # type: ignore[index]
-            _, chunk = args  # type: ignore[misc]
-            return list(chunk)
+            chunk = args[0] if func_name == "_process_chunk" else args[1]  # type: ignore[index]
+            if func_name == "mapstar":
+                return list(chunk)
+            # starmap and executor.map send argument tuples: one argument is the input itself
+            return [a[0] if isinstance(a, tuple) and len(a) == 1 else a for a in chunk]
         except Exception:
             return []
     if isinstance(args, tuple) and len(args) == 1:
@@ -303,75 +305,59 @@ def _report_task(values: list) -> None:
          inputs=[repr(v)[:1000] for v in inputs] if len(inputs) == len(values) else [], q=_question)
 
 
-class _TaskInbox:
-    """multiprocessing.Pool's task queue, as its worker reads it."""
+class _QueueTap:
+    """A pool worker's task or result queue, seen through: `seen` is told of every item taken
+    or sent, and whatever it does, the item goes on unchanged."""
 
-    def __init__(self, queue: object) -> None:
+    def __init__(self, queue: object, seen) -> None:  # type: ignore[no-untyped-def]
         self._queue = queue
-
-    def get(self):  # type: ignore[no-untyped-def]
-        task = self._queue.get()  # type: ignore[attr-defined]
-        if isinstance(task, tuple) and len(task) == 5:
-            func, args = task[2], task[3]
-            name = getattr(func, "__name__", "")
-            _last_task[0] = (name, args[0] if name in ("mapstar", "starmapstar") and args else args)
-        return task
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._queue, name)
-
-
-class _ResultOutbox:
-    def __init__(self, queue: object) -> None:
-        self._queue = queue
-
-    def put(self, item):  # type: ignore[no-untyped-def]
-        try:
-            _job, _index, (ok, value) = item
-            if ok:
-                name = (_last_task[0] or ("",))[0]
-                _report_task(list(value) if name in ("mapstar", "starmapstar") else [value])
-        except Exception:
-            pass
-        return self._queue.put(item)  # type: ignore[attr-defined]
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._queue, name)
-
-
-class _ExecutorInbox:
-    """concurrent.futures.ProcessPoolExecutor's call queue, as its worker reads it."""
-
-    def __init__(self, queue: object) -> None:
-        self._queue = queue
+        self._seen = seen
 
     def get(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         item = self._queue.get(*args, **kwargs)  # type: ignore[attr-defined]
-        fn = getattr(item, "fn", None)
-        inner = getattr(fn, "func", fn)  # executor.map wraps the function in partial(_process_chunk)
-        _last_task[0] = (getattr(inner, "__name__", ""), getattr(item, "args", ()))
+        self._tell(item)
         return item
 
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._queue, name)
-
-
-class _ExecutorOutbox:
-    def __init__(self, queue: object) -> None:
-        self._queue = queue
-
     def put(self, item, *args, **kwargs):  # type: ignore[no-untyped-def]
-        try:
-            if getattr(item, "exception", None) is None and hasattr(item, "result") and _last_task[0]:
-                name = _last_task[0][0]
-                result = item.result
-                _report_task(list(result) if name == "_process_chunk" else [result])
-        except Exception:
-            pass
+        self._tell(item)
         return self._queue.put(item, *args, **kwargs)  # type: ignore[attr-defined]
 
+    def _tell(self, item: object) -> None:
+        try:
+            self._seen(item)
+        except Exception:
+            pass
+
     def __getattr__(self, name: str) -> object:
         return getattr(self._queue, name)
+
+
+def _pool_task_taken(task: object) -> None:
+    """multiprocessing.Pool's task: (job, index, function, arguments, keywords)."""
+    if isinstance(task, tuple) and len(task) == 5:
+        func, args = task[2], task[3]
+        name = getattr(func, "__name__", "")
+        _last_task[0] = (name, args[0] if name in ("mapstar", "starmapstar") and args else args)
+
+
+def _pool_result_sent(item: object) -> None:
+    _job, _index, (ok, value) = item  # type: ignore[misc]
+    if ok:
+        name = (_last_task[0] or ("",))[0]
+        _report_task(list(value) if name in ("mapstar", "starmapstar") else [value])
+
+
+def _executor_call_taken(item: object) -> None:
+    """ProcessPoolExecutor's call item: executor.map wraps the function in partial(_process_chunk)."""
+    fn = getattr(item, "fn", None)
+    inner = getattr(fn, "func", fn)
+    _last_task[0] = (getattr(inner, "__name__", ""), getattr(item, "args", ()))
+
+
+def _executor_result_sent(item: object) -> None:
+    if getattr(item, "exception", None) is None and hasattr(item, "result") and _last_task[0]:
+        result = item.result  # type: ignore[attr-defined]
+        _report_task(list(result) if _last_task[0][0] == "_process_chunk" else [result])
 
 
 def _watch_executor_worker(process: object) -> None:
@@ -384,7 +370,7 @@ def _watch_executor_worker(process: object) -> None:
     args = list(getattr(process, "_args", ()))
     if len(args) >= 2:
         emit("pool_worker")
-        args[0], args[1] = _ExecutorInbox(args[0]), _ExecutorOutbox(args[1])
+        args[0], args[1] = _QueueTap(args[0], _executor_call_taken), _QueueTap(args[1], _executor_result_sent)
         process._args = tuple(args)  # type: ignore[attr-defined]
 
 
