@@ -4,7 +4,7 @@ Real students mark their questions in every way there is: `Q1.`, `Q.No-01`, `#An
 `Ans 1 :`, a bare `6.`, `**Question 1**`, `<h3>Q1</h3>`, nbgrader/otter metadata, the question
 restated in a string inside a code cell, the question's text with no number at all, or
 nothing, the answers simply in order. An instructor grades what the question asks wherever it
-was answered, so this module finds the questions in four passes:
+was answered, so this module finds the questions in five passes:
 
 1. markers: metadata, a header with a number, or a restated prompt (which wins over a number
    that disagrees with it: renumbered work), in markdown, raw cells, comments and strings;
@@ -12,7 +12,9 @@ was answered, so this module finds the questions in four passes:
 3. shape: when the regions' shapes contradict their numbers (code only under a text question,
    the last code question missing), the header numbers are shifted to fit (renumbered work);
 4. order: when fewer than half of the questions are marked, cells are matched to the
-   questions by order and shape (text, text, code, text, code, code).
+   questions by order and shape (text, text, code, text, code, code);
+5. claims: a code question with no code takes its neighbour's code that does what it asks
+   and not what the neighbour asks (four processes written under Q5's pool, no Q6 header).
 
 A text answer is the prose of its region with the question's own prompt removed, so copying
 the question earns nothing; code found only in a raw cell, a markdown fence or a string is run
@@ -42,10 +44,6 @@ class Found(str, enum.Enum):
     SHAPE = "shape"  # a header number shifted to fit the answer's shape (renumbered work)
     ORDER = "order"
     MISSING = "missing"
-
-    @property
-    def certain(self) -> bool:
-        return self in (Found.METADATA, Found.HEADER)
 
 
 @dataclass(frozen=True)
@@ -224,9 +222,11 @@ def _cell_lines(cell: Cell) -> tuple[list[_Line], str | None]:
                     rows[row] = content[offset] if offset < len(content) else ""
     if lines and re.fullmatch(r"\s*\(?\d{1,2}[.)]?\s*", lines[0]):
         strings[0] = lines[0]  # a cell that starts with a bare `3.`: a header, not a float
-    for i, text in enumerate(lines):
-        if re.fullmatch(r"\s*[A-Za-z_]\w*\s*", text) and (match := _HEADER.match(text)) and not match.group(2):
-            strings[i] = text  # `Q1` alone on a line of code: a header, not a name
+    headers = [i for i, text in enumerate(lines)
+               if re.fullmatch(r"\s*[A-Za-z_]\w*\s*", text) and (match := _HEADER.match(text)) and not match.group(2)]
+    if headers and runnable is not None:  # `Q1` alone on a line of code: a header, not a name to look up
+        strings.update((i, lines[i]) for i in headers)
+        runnable = "\n".join("" if i in headers else text for i, text in enumerate(runnable.splitlines()))
     result = []
     for i, text in enumerate(lines):
         stripped = text.strip()
@@ -443,34 +443,32 @@ _INF = float("inf")
 def _fit_shapes(regions: list[_Region], asked: Sequence[Asked]) -> list[str | None]:
     """Questions for the regions: their labels, unless the shapes say the header numbers are
     off (code alone under a text question while a later code question has none).
-    Dynamic programming over (region, question): header labels may move at a cost, prompts
-    and metadata may not; each question is used by one run of regions."""
+    Dynamic programming over (region, question), in order: header labels may move at a cost,
+    prompts and metadata may not. The preamble and the regions of questions the rubric does
+    not ask keep no question."""
     ids = [q.id for q in asked]
     position = {q: i for i, q in enumerate(ids)}
-    labelled = [i for i, r in enumerate(regions) if r.label in position]
-    if not labelled:
-        return [r.label for r in regions]
-    first = labelled[0]
+    labels = [r.label for r in regions]
+    tail = [r for r in regions if r.label in position]
+    if not tail:
+        return labels
 
     def cost(region: _Region, j: int) -> float:
-        wanted = ids[j]
         c = 0.0
-        if region.label != wanted:
+        if region.label != ids[j]:
             if region.how in (Found.PROMPT, Found.METADATA):
                 return _INF
-            c += 1.0 if region.label is not None else 0.0
+            c += 1.0
         if region.has_code and not region.has_prose and not asked[j].wants_code:
             c += 3.0
         elif region.has_prose and not region.has_code and asked[j].wants_code:
             c += 0.5
         return c
 
-    tail = regions[first:]
     n, m = len(tail), len(ids)
     best = [[_INF] * m for _ in range(n)]
     back = [[-1] * m for _ in range(n)]
-    for j in range(m):
-        best[0][j] = cost(tail[0], j)
+    best[0] = [cost(tail[0], j) for j in range(m)]
     for i in range(1, n):
         for j in range(m):
             here = cost(tail[i], j)
@@ -480,33 +478,38 @@ def _fit_shapes(regions: list[_Region], asked: Sequence[Asked]) -> list[str | No
                 if best[i - 1][k] == _INF:
                     continue
                 # two regions for one question: a header repeated, or one merged into another
-                step = 0.0 if k < j or tail[i].label is None or tail[i].label == tail[i - 1].label else 1.5
+                step = 0.0 if k < j or tail[i].label == tail[i - 1].label else 1.5
                 total = best[i - 1][k] + here + step
                 if total < best[i][j]:
                     best[i][j], back[i][j] = total, k
     j = min(range(m), key=lambda col: best[n - 1][col])
-    if best[n - 1][j] == _INF:
-        return [r.label for r in regions]
+    keep = sum(cost(r, position[r.label]) for r in tail if r.label)
+    if best[n - 1][j] >= keep:  # also when no order fits (INF): the labels stand
+        return labels
     chosen = [0] * n
     for i in range(n - 1, -1, -1):
         chosen[i] = j
         j = back[i][j]
-    keep = sum(cost(r, position[r.label]) if r.label in position else 0.0 for r in tail)
-    shifted = [ids[j] for j in chosen]
-    if best[n - 1][chosen[-1]] >= keep:
-        return [r.label for r in regions]
-    return [r.label for r in regions[:first]] + shifted
+    fitted = iter(ids[j] for j in chosen)
+    return [next(fitted) if r.label in position else r.label for r in regions]
 
 
 def _fall_back_on_order(cells: Sequence[Cell], lines: list[_Line], line_question: list[str | None],
-                        found: dict[str, Found], asked: Sequence[Asked]) -> tuple[list[str | None], dict[str, Found]]:
+                        found: dict[str, Found], asked: Sequence[Asked],
+                        unasked: set[int]) -> tuple[list[str | None], dict[str, Found]]:
     """Fewer than half of the questions are marked: match the cells to the questions by
-    order and shape, keeping what the markers say where they say it."""
+    order and shape, keeping what the markers say where they say it (`unasked`: lines under
+    a header of a question the rubric does not ask, which stay with no question)."""
     kinds: list[str] = []
     labels: dict[int, tuple[str, Found]] = {}
+    by_cell: dict[int, list[int]] = {}
+    for i, line in enumerate(lines):
+        by_cell.setdefault(line.cell, []).append(i)
     for cell in cells:
-        body = [i for i, l in enumerate(lines) if l.cell == cell.index]
-        if any(not lines[i].prose and lines[i].text.strip() for i in body):
+        body = by_cell.get(cell.index, [])
+        if body and all(i in unasked for i in body):
+            kinds.append("empty")
+        elif any(not lines[i].prose and lines[i].text.strip() for i in body):
             kinds.append("code")
         elif any(lines[i].text.strip() for i in body):
             kinds.append("prose")
@@ -515,20 +518,20 @@ def _fall_back_on_order(cells: Sequence[Cell], lines: list[_Line], line_question
         question = next((line_question[i] for i in body if line_question[i] is not None), None)
         if question is not None:
             labels[cell.index] = (question, found.get(question, Found.HEADER))
-    by_cell = _by_order(kinds, labels, asked)
+    assigned = _by_order(kinds, labels, asked)
     new_found: dict[str, Found] = {}
-    for index, question in enumerate(by_cell):
+    for index, question in enumerate(assigned):
         if question is not None and question not in new_found:
             kept = labels.get(index, (None, Found.ORDER))
             new_found[question] = kept[1] if kept[0] == question else Found.ORDER
-    return [by_cell[line.cell] for line in lines], new_found
+    return [None if i in unasked else assigned[line.cell] for i, line in enumerate(lines)], new_found
 
 
 def _by_order(kinds: list[str], labels: dict[int, tuple[str, Found]], asked: Sequence[Asked]) -> list[str | None]:
     """Questions for the cells, taken to answer the questions in order: text where text is
     asked and code where code is. Dynamic programming over (cell, question), with state 0 the
     preamble (a title before any answer); a cell under a marker keeps its question unless the
-    shapes say otherwise (a header) or never (a prompt, metadata)."""
+    order leaves no other way (a header) or never (a prompt, metadata)."""
     m = len(asked)
     order = [i for i, kind in enumerate(kinds) if kind != "empty"]
     if not order:
@@ -539,7 +542,7 @@ def _by_order(kinds: list[str], labels: dict[int, tuple[str, Found]], asked: Seq
         label = labels.get(i)
         c = 0.0
         if label is not None and (j == 0 or label[0] != asked[j - 1].id):
-            c += 100.0 if label[1] in (Found.PROMPT, Found.METADATA) else 3.0
+            c += 100.0 if label[1] in (Found.PROMPT, Found.METADATA) else 2.0 * m + 1  # more than all skips
         if j == 0:
             return c + (3.0 if kind == "code" else 0.1)
         question = asked[j - 1]
@@ -638,7 +641,9 @@ def attribute(submission: Submission, asked: Sequence[Asked]) -> Attribution:
     asked_ids = [q.id for q in asked]
     marked = len(set(found) & set(asked_ids))
     if marked * 2 < len(asked_ids) and Found.METADATA not in found.values():
-        line_question, found = _fall_back_on_order(cells, lines, line_question, found, asked)
+        unasked = {i for region in regions if region.start in markers and markers[region.start][0] is None
+                   for i in range(region.start, region.end)}  # under a header of a question not asked
+        line_question, found = _fall_back_on_order(cells, lines, line_question, found, asked, unasked)
 
     return _assemble(submission, asked, lines, line_question, markers, found, runnable)
 

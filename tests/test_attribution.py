@@ -260,3 +260,14 @@ def test_code_fused_to_its_answer_label_still_runs(questions):
     ), questions)
     assert result.found["q3"] is Found.HEADER
     assert code_of(result, "q3").splitlines()[1] == "import multiprocessing"
+
+
+def test_a_header_alone_on_a_line_of_code_is_not_run(questions):
+    result = attribute(notebook(("code", "Q3\n" + PROCESS)), questions)
+    assert result.found["q3"] is Found.HEADER
+    assert code_of(result, "q3").splitlines()[0] == "" and "multiprocessing.Process" in code_of(result, "q3")
+
+
+def test_a_question_the_rubric_does_not_ask_keeps_its_content(questions):
+    result = attribute(notebook(("md", "Q6."), ("code", FOUR), ("md", "Q7. A bonus"), ("code", POOL)), questions)
+    assert code_of(result, "q6") == FOUR and result.cell_questions[-1] is None
