@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from grader.submission import Cell, Submission
-from grader.syntax import calls_any
+from grader.syntax import calls_any, source_lines
 
 
 class Found(str, enum.Enum):
@@ -130,20 +130,30 @@ class _Line:
     runs: bool = False  # prose that is also code (a string assigned to a name)
 
 
+_HEAD_CHARS = 200
+
+
+def _head(line: str) -> str:
+    """The start of a line as the header patterns read it: bounded, with runs of spaces and of
+    punctuation collapsed, so that no line can make the patterns backtrack for long."""
+    head = re.sub(r"\s+", " ", line[:_HEAD_CHARS])
+    return re.sub(r"([^\w\s])\1{2,}", r"\1\1", head)
+
+
 def header_question(line: str, numbers: dict[int, str]) -> tuple[str | None, str] | None:
     """(question, rest of the line) when the line starts with a labelled question number
     (`Q3.`, `Question no. 3`, `#Answer3`, `A3`), else None. A header of a question the
     rubric does not know gives None as the question: it ends the previous one."""
-    match = _HEADER.match(line)
+    match = _HEADER.match(_head(line))
     if not match:
         return None
-    return numbers.get(int(match.group(1))), match.group(2)
+    return numbers.get(int(match.group(1))), match.group(2) + line[_HEAD_CHARS:]
 
 
 def bare_number(line: str) -> tuple[int, str] | None:
     """(number, rest) for a line that starts with a bare number: `6.`, `(2)`, `**3)**`."""
-    match = _BARE.match(line)
-    return (int(match.group(1)), match.group(2)) if match else None
+    match = _BARE.match(_head(line))
+    return (int(match.group(1)), match.group(2) + line[_HEAD_CHARS:]) if match else None
 
 
 def _words(text: str) -> list[str]:
@@ -166,7 +176,7 @@ class _Prompts:
         shorten a long question ("Write a program that creates 4 processes ...")."""
         best, question, runner_up = 0.0, None, 0.0
         for text in candidates:
-            words = _words(_HEADER_PREFIX.sub("", text))[:80]
+            words = _words(_HEADER_PREFIX.sub("", _head(text)) + text[_HEAD_CHARS:_HEAD_CHARS * 4])[:80]
             if len(words) < 3 or not self.words:
                 continue
             scores = sorted(((self._score(words, prompt, heading), q) for q, prompt in self.words.items()),
@@ -181,6 +191,9 @@ class _Prompts:
     @staticmethod
     def _score(words: list[str], prompt: list[str], heading: bool) -> float:
         window = words[: len(prompt) + 4]  # the restated question may run on into the answer
+        common = sum(1 for word in window if word in prompt)  # at least what SequenceMatcher can match
+        if max(2 * common / (len(window) + len(prompt)), common / len(window) if heading else 0) < _Prompts.THRESHOLD:
+            return 0.0  # cannot reach the threshold: most lines of a notebook stop here, cheaply
         matcher = SequenceMatcher(None, window, prompt, autojunk=False)
         matched = sum(block.size for block in matcher.get_matching_blocks())
         score = 2 * matched / (len(window) + len(prompt))
@@ -193,7 +206,7 @@ def _cell_lines(cell: Cell) -> tuple[list[_Line], str | None]:
     """The cell's lines as prose (markdown, comments, strings) or code, and the code to run
     for it: None for a markdown cell or prose typed into a code cell. A code cell that does
     not parse because sentences are mixed into it runs without the sentences."""
-    lines = cell.source.splitlines()
+    lines = source_lines(cell.source)
     if cell.kind != "code":
         return [_Line(cell.index, i, text, True) for i, text in enumerate(lines)], None
     runnable = cell.source
@@ -223,10 +236,10 @@ def _cell_lines(cell: Cell) -> tuple[list[_Line], str | None]:
     if lines and re.fullmatch(r"\s*\(?\d{1,2}[.)]?\s*", lines[0]):
         strings[0] = lines[0]  # a cell that starts with a bare `3.`: a header, not a float
     headers = [i for i, text in enumerate(lines)
-               if re.fullmatch(r"\s*[A-Za-z_]\w*\s*", text) and (match := _HEADER.match(text)) and not match.group(2)]
+               if re.fullmatch(r"\s*[A-Za-z_]\w*\s*", text) and (match := _HEADER.match(_head(text))) and not match.group(2)]
     if headers and runnable is not None:  # `Q1` alone on a line of code: a header, not a name to look up
         strings.update((i, lines[i]) for i in headers)
-        runnable = "\n".join("" if i in headers else text for i, text in enumerate(runnable.splitlines()))
+        runnable = "\n".join("" if i in headers else text for i, text in enumerate(source_lines(runnable)))
     result = []
     for i, text in enumerate(lines):
         stripped = text.strip()
@@ -250,9 +263,21 @@ _LABEL_THEN_CODE = re.compile(r"^\s*(?:ans(?:wer)?|sol(?:ution)?|q(?:ue(?:s(?:ti
 
 def _after_label(row: str) -> str | None:
     """The code of a row that starts with a label fused to it: `Ans3.import multiprocessing`."""
-    match = _LABEL_THEN_CODE.match(row)
-    rest = row[match.end():] if match else ""
+    head = _head(row)
+    match = _LABEL_THEN_CODE.match(head)
+    rest = head[match.end():] + row[_HEAD_CHARS:] if match else ""
     return rest if rest and _CODE_LINE.match(rest.rstrip()) and _compiles(rest.strip()) else None
+
+
+def _outside_fences(rows: list[str]) -> list[str]:
+    """The rows outside ``` fences (a fence left open runs to the end)."""
+    kept, inside = [], False
+    for row in rows:
+        if row.lstrip().startswith("```"):
+            inside = not inside
+        elif not inside:
+            kept.append(row)
+    return kept
 
 
 def _sentence_rows(lines: list[str]) -> set[int]:
@@ -280,7 +305,7 @@ def _compiles(line: str) -> bool:
 
 
 def _without_magics(code: str) -> str:
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in code.splitlines())
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source_lines(code))
 
 
 _CODE_LINE = re.compile(
@@ -292,7 +317,7 @@ _CODE_LINE = re.compile(
 def looks_like_prose(source: str) -> bool:
     """Code that does not parse and reads as sentences: an answer typed into a code cell
     (markdown pasted into one, with its code examples fenced, counts by its sentences)."""
-    rows = [row for row in _FENCED.sub("", source).splitlines() if row.strip()]
+    rows = [row for row in _outside_fences(source_lines(source)) if row.strip()]
     if not rows:
         return False
     prose = [row for row in rows if not _CODE_LINE.match(row.rstrip()) and len(row.split()) >= 3]
@@ -338,10 +363,9 @@ def _find_markers(lines: list[_Line], cells: Sequence[Cell], asked: Sequence[Ask
         bare = bare_number(line.text) if header is None else None
         rest = header[1] if header else bare[1] if bare else line.text
         # a restated question starts on this line: a fence or a word or two before it does not count
-        heading = bool(re.match(r"\s*(?:#|\*\*|__|<h\d|<b>)", cell.source.splitlines()[line.offset])) if cell.kind != "code" \
-            else False
+        heading = cell.kind != "code" and bool(re.match(r"\s*(?:#|\*\*|__|<h\d|<b>)", line.text))
         restated = prompts.match(candidates[:1] if heading else candidates, heading) \
-            if len(_words(_HEADER_PREFIX.sub("", line.text))) >= 3 else None
+            if len(_words(_HEADER_PREFIX.sub("", _head(line.text)))) >= 3 else None
         marker: _Marker | None
         if restated is not None and (header is not None or bare is not None or restated != current):
             marker = _Marker(restated, Found.HEADER if header and header[0] == restated else Found.PROMPT)
@@ -384,14 +408,12 @@ def _question_lists(found: dict[int, tuple[_Marker | None, str]], lines: list[_L
     by_cell: dict[int, list[int]] = {}
     for index in found:
         by_cell.setdefault(lines[index].cell, []).append(index)
-    listing: set[int] = set()
-    for cell, indices in by_cell.items():
-        if len(indices) < 3:
-            continue
-        rows = [i for i, l in enumerate(lines) if l.cell == cell and l.text.strip() and i not in found]
-        if len(rows) <= len(indices) // 2:  # a prompt may run on over a second line
-            listing.add(cell)
-    return listing
+    others: dict[int, int] = {}  # per cell, the lines with content that start no question
+    for i, line in enumerate(lines):
+        if line.text.strip() and i not in found:
+            others[line.cell] = others.get(line.cell, 0) + 1
+    # a prompt may run on over a second line
+    return {cell for cell, indices in by_cell.items() if len(indices) >= 3 and others.get(cell, 0) <= len(indices) // 2}
 
 
 def _next_after(current: str | None, order: list[str]) -> str | None:
@@ -585,7 +607,6 @@ def _by_order(kinds: list[str], labels: dict[int, tuple[str, Found]], asked: Seq
 
 # --- the whole pass -------------------------------------------------------------------------
 
-_FENCED = re.compile(r"^[ \t]*```.*?^[ \t]*```[ \t]*$", re.S | re.M)
 _FENCE = re.compile(r"```[ \t]*(?:python|py|ipython3?|python3)?[ \t]*\n(.*?)```", re.S | re.I)
 
 
@@ -596,7 +617,7 @@ def code_in_text(rows: list[str]) -> str | None:
     fences = [_dedent(block).strip("\n") for block in _FENCE.findall(text) if _is_program(_dedent(block))]
     if fences:
         return "\n".join(fences)
-    kept = ["" if re.fullmatch(r"\s*(\"\"\"|\'\'\'|```\w*)\s*", row) or _HEADER.match(row) else row for row in rows]
+    kept = ["" if re.fullmatch(r"\s*(\"\"\"|\'\'\'|```\w*)\s*", row) or _HEADER.match(_head(row)) else row for row in rows]
     for candidate in ("\n".join(kept), "\n".join("" if i in _sentence_rows(kept) else row for i, row in enumerate(kept))):
         candidate = _dedent(candidate)
         if _is_program(candidate):
@@ -656,6 +677,7 @@ def _assemble(submission: Submission, asked: Sequence[Asked], lines: list[_Line]
     notes: dict[str, list[str]] = {q.id: [] for q in asked}
     cell_questions: list[str | None] = []
     pieces: list[Piece] = []
+    names = _cell_names(submission)
     by_cell: dict[int, list[int]] = {}
     for i, line in enumerate(lines):
         by_cell.setdefault(line.cell, []).append(i)
@@ -673,12 +695,12 @@ def _assemble(submission: Submission, asked: Sequence[Asked], lines: list[_Line]
                 prose[q].append(markers[i][1] if i in markers else lines[i].text)
         code = runnable[cell.index]
         if code is not None:
-            pieces.append(Piece(cell.index, question, code, Origin.CODE_CELL, _cell_name(submission, cell)))
+            pieces.append(Piece(cell.index, question, code, Origin.CODE_CELL, names[cell.index]))
         if cell.kind == "code" and code != cell.source and question in notes:
             if code is None and _typed_prose(cell):
-                notes[question].append(f"{_cell_name(submission, cell)} holds prose, not code: read as the text answer")
+                notes[question].append(f"{names[cell.index]} holds prose, not code: read as the text answer")
             elif code is not None:
-                notes[question].append(f"{_cell_name(submission, cell)} mixes sentences into its code: "
+                notes[question].append(f"{names[cell.index]} mixes sentences into its code: "
                                        "the sentences were read as text, the rest was run")
 
     # code only where code does not run: run it, as an instructor would try it
@@ -692,14 +714,15 @@ def _assemble(submission: Submission, asked: Sequence[Asked], lines: list[_Line]
             if not found_code:
                 continue
             origin = {"markdown": Origin.MARKDOWN, "raw": Origin.RAW}.get(cell.kind, Origin.STRING)
-            pieces.append(Piece(cell.index, q.id, found_code, origin, _cell_name(submission, cell)))
+            pieces.append(Piece(cell.index, q.id, found_code, origin, names[cell.index]))
             notes[q.id].append(f"the only code for {q.id.upper()} was in a {origin.value} "
-                               f"({_cell_name(submission, cell)}): it was run as the answer")
+                               f"({names[cell.index]}): it was run as the answer")
     pieces.sort(key=lambda piece: piece.cell)
     if submission.kind == "notebook":
         pieces = _claim_code(pieces, asked, notes, found)
 
-    answers = {q.id: strip_prompt(prose[q.id], q.prompt) for q in asked}
+    every_prompt = [q.prompt for q in asked]  # another question's prompt pasted in is no answer either
+    answers = {q.id: strip_prompt(prose[q.id], every_prompt) for q in asked}
     for q in asked:
         found.setdefault(q.id, Found.MISSING)
     regions: tuple[tuple[int, int, str | None], ...] = ()
@@ -755,27 +778,32 @@ def _typed_prose(cell: Cell) -> bool:
 def _runnable_script(submission: Submission, runnable: list[str | None]) -> str:
     """The script as it runs: sentences typed among its code become blank lines, so the rest
     parses and keeps its line numbers."""
-    rows = submission.text.splitlines()
+    rows = source_lines(submission.text)
     for cell, code in zip(submission.cells, runnable):
         if cell.kind != "code" or code == cell.source:
             continue
-        replacement = (code or "").splitlines()
+        replacement = source_lines(code or "")
         for offset in range(cell.end_line - cell.line + 1):
             rows[cell.line - 1 + offset] = replacement[offset] if offset < len(replacement) else ""
     return "\n".join(rows) + "\n"
 
 
-def _cell_name(submission: Submission, cell: Cell) -> str:
+def _cell_names(submission: Submission) -> list[str]:
+    """Each cell as the student sees it: "code cell 3" counts only code cells; a script's line."""
     if submission.kind == "script":
-        return f"line {cell.line}"
-    kind_number = sum(1 for c in submission.cells[: cell.index + 1] if c.kind == cell.kind)
-    return f"{cell.kind} cell {kind_number}"
+        return [f"line {cell.line}" for cell in submission.cells]
+    counts: dict[str, int] = {}
+    names = []
+    for cell in submission.cells:
+        counts[cell.kind] = counts.get(cell.kind, 0) + 1
+        names.append(f"{cell.kind} cell {counts[cell.kind]}")
+    return names
 
 
 def _script_regions(submission: Submission, lines: list[_Line],
                     line_question: list[str | None]) -> tuple[tuple[int, int, str | None], ...]:
     """(first line, last line, question) spans of the script, for crediting running code."""
-    total = max(len(submission.text.splitlines()), 1)
+    total = max(len(source_lines(submission.text)), 1)
     per_line: list[str | None] = [None] * (total + 2)
     current: str | None = None
     cell_of_line = {}
@@ -800,14 +828,14 @@ def _normal(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9]+", " ", _TAGS.sub(" ", text.lower())).split())
 
 
-def strip_prompt(lines: list[str], prompt: str) -> str:
-    """The answer without the question: drops each sentence that repeats the prompt."""
-    wanted = _normal(prompt)
+def strip_prompt(lines: list[str], prompts: Sequence[str]) -> str:
+    """The answer without the questions: drops each sentence that repeats one of the prompts."""
+    wanted = [_normal(prompt) for prompt in prompts if prompt.strip()]
     kept: list[str] = []
     for line in lines:
         line = _ANSWER_LABEL.sub("", line)
         sentences = re.split(r"(?<=[.?!:])\s+", line)
-        survivors = [s for s in sentences if not _repeats(_normal(s), wanted)]
+        survivors = [s for s in sentences if not any(_repeats(_normal(s), prompt) for prompt in wanted)]
         kept.append(" ".join(survivors))
     return "\n".join(kept).strip()
 
@@ -817,4 +845,6 @@ def _repeats(sentence: str, prompt: str) -> bool:
         return False
     if len(sentence) >= 12 and sentence in prompt:
         return True
+    if not 0.66 <= len(sentence) / len(prompt) <= 1.5:
+        return False  # lengths this far apart cannot reach the ratio: no need to compare
     return SequenceMatcher(None, sentence, prompt).ratio() >= 0.8

@@ -216,7 +216,7 @@ class SeparateWriters(Check):
                 printed[key] = values
             else:
                 parent_values |= values
-        pairs = _distinct_representatives(printed)
+        pairs = _distinct_representatives(printed, self.count)
         if len(pairs) >= self.count:
             shown = ", ".join(
                 f"PID {evidence.processes[key].pid} printed {value}"
@@ -257,12 +257,16 @@ def _plain_numbers(line: str, own_pid: int | None = None) -> list[str]:
     return others or numbers
 
 
-def _distinct_representatives(options: dict[str, set[str]]) -> dict[str, str]:
-    """Match processes to values so that each process gets a different value (augmenting paths)."""
+def _distinct_representatives(options: dict[str, set[str]], wanted: int) -> dict[str, str]:
+    """Match processes to values so that each process gets a different value, until `wanted`
+    are matched (augmenting paths). Each process offers only its `wanted` smallest values:
+    that never loses a matching of `wanted` (a process with that many values can always move
+    to one nobody else took), and keeps the search small and shallow for any output."""
+    offered = {key: sorted(values)[:wanted] for key, values in sorted(options.items())}
     owner: dict[str, str] = {}
 
-    def assign(key: str, seen: set[str]) -> bool:
-        for value in sorted(options[key]):
+    def assign(key: str, seen: set[str]) -> bool:  # recursion depth stays below `wanted`
+        for value in offered[key]:
             if value in seen:
                 continue
             seen.add(value)
@@ -271,7 +275,9 @@ def _distinct_representatives(options: dict[str, set[str]]) -> dict[str, str]:
                 return True
         return False
 
-    for key in options:
+    for key in offered:
+        if len(owner) >= wanted:
+            break
         assign(key, set())
     return {key: value for value, key in owner.items()}
 
@@ -395,6 +401,8 @@ def _shown_values(text: str) -> set[str]:
 def _is_shown(value_repr: str, shown: set[str], tokens: set[str], text: str) -> bool:
     """The output shows the value: as a literal (in a container or alone), or as printed text."""
     value = _literal(value_repr)
+    if value is None and value_repr != "None":  # not a literal (or cut short): look for its text
+        return value_repr[:100] in text
     if repr(_normalise(value)) in shown or value_repr in shown:
         return True
     if isinstance(value, (list, tuple)) and value:  # a chunk's results, printed joined together
@@ -455,32 +463,41 @@ def _value_printed(lines: list[str], expected: object, ordered: bool) -> bool:
     return False
 
 
+_LITERAL_BUDGET = 2_000_000  # characters handed to literal_eval per output: enough for any honest print
+
+
 def _literals(text: str) -> list[object]:
-    """Every Python literal in the text: bracketed containers, then bare numbers and words."""
+    """Every Python literal in the text: bracketed containers, then bare numbers and words.
+    One pass pairs the brackets, and a budget bounds the parsing, so no output
+    ("[" * 300000) makes this slow."""
     found: list[object] = []
-    for start, char in enumerate(text):
-        if char in "[({":
-            end = _matching_bracket(text, start)
-            if end is not None:
-                value = _literal(text[start : end + 1])
-                if value is not None:
-                    found.append(value)
+    budget = _LITERAL_BUDGET
+    for start, end in _bracket_pairs(text):
+        if end - start > 100_000:
+            continue
+        budget -= end - start + 1
+        if budget < 0:
+            break
+        value = _literal(text[start : end + 1])
+        if value is not None:
+            found.append(value)
     found.extend(_literal(number) for number in _NUMBER.findall(text))
     return found
 
 
-def _matching_bracket(text: str, start: int) -> int | None:
+def _bracket_pairs(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every matched bracket pair, by start."""
     closing = {"[": "]", "(": ")", "{": "}"}
-    stack = []
-    for index in range(start, min(len(text), start + 100_000)):
-        char = text[index]
+    stack: list[tuple[str, int]] = []
+    pairs = []
+    for index, char in enumerate(text):
         if char in closing:
-            stack.append(closing[char])
-        elif stack and char == stack[-1]:
-            stack.pop()
-            if not stack:
-                return index
-    return None
+            stack.append((closing[char], index))
+        elif stack and char == stack[-1][0]:
+            pairs.append((stack.pop()[1], index))
+        elif char in ")]}":
+            stack.clear()  # a stray closer: what was open cannot be a literal across it
+    return sorted(pairs)
 
 
 def _literal(text: str) -> object:

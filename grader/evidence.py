@@ -39,6 +39,7 @@ class Process:
     exit_code: int | None  # negative: killed by that signal; None: never reaped, or not multiprocessing's
     stdout: str
     stderr: str
+    server: bool = False  # a Manager's server process
 
     @property
     def run(self) -> str:
@@ -52,8 +53,9 @@ class Process:
 
     @property
     def is_helper(self) -> bool:
-        """multiprocessing's own servers (resource tracker, forkserver), not the student's."""
-        return self.how in ("helper", "forkserver") and self.name is None
+        """multiprocessing's own servers (resource tracker, forkserver, a Manager's server),
+        not the student's processes."""
+        return self.server or (self.how in ("helper", "forkserver") and self.name is None)
 
 
 @dataclass(frozen=True)
@@ -144,8 +146,11 @@ _MP_TRACEBACK_HEAD = re.compile(r"Process \w+-\d+(?::\d+)*:\s*$")  # multiproces
 
 def _without_tracebacks(text: str) -> str:
     kept, inside = [], False
-    for line in text.splitlines(keepends=True):
-        if line.startswith("Traceback (most recent call last)") or _MP_TRACEBACK_HEAD.match(line):
+    lines = text.splitlines(keepends=True)
+    for index, line in enumerate(lines):
+        following = lines[index + 1] if index + 1 < len(lines) else ""
+        if line.startswith("Traceback (most recent call last)") or (
+                _MP_TRACEBACK_HEAD.match(line) and following.startswith("Traceback (most recent call last)")):
             inside = True
         elif inside and not line.startswith((" ", "\t")):
             inside = False
@@ -197,6 +202,8 @@ def read_evidence(directory: Path, units: tuple[UnitOutcome, ...], limits_hit: t
             fact.update(name=event.get("name"), creator=event.get("mp_parent"))
         elif kind == "pool_worker":
             fact["pool_worker"] = True
+        elif kind == "server":
+            fact["server"] = True
         elif kind == "exit":
             fact["exit_code"] = event.get("code")
         elif kind == "reaped":  # the parent's word wins: it also knows deaths by signal
@@ -222,7 +229,7 @@ def read_evidence(directory: Path, units: tuple[UnitOutcome, ...], limits_hit: t
             # a worker the pool ended before it began its loop never said so itself
             pool_worker=fact.get("pool_worker", False) or "PoolWorker" in (fact.get("name") or ""),
             exit_code=fact.get("reaped", fact.get("exit_code")),
-            stdout="".join(fact["stdout"]), stderr="".join(fact["stderr"]),
+            stdout="".join(fact["stdout"]), stderr="".join(fact["stderr"]), server=fact.get("server", False),
         )
 
     def question_of(event: dict) -> str | None:

@@ -21,6 +21,7 @@ from grader.review import Review, ReviewFlag, review_flags
 from grader.rubric import Question, Rubric
 from grader.sandbox import Limits, format_size
 from grader.submission import Submission, SubmissionError, load
+from grader.syntax import source_lines
 
 
 @dataclass(frozen=True)
@@ -209,7 +210,7 @@ def _with_text(view: QuestionEvidence, question_id: str, submission: Submission,
                attribution: Attribution) -> QuestionEvidence:
     """Add what the checks read from the file itself: the text answer and the code."""
     if submission.kind == "script":
-        lines = attribution.script.splitlines()
+        lines = source_lines(attribution.script)
         code = "\n".join(
             "\n".join(lines[start - 1 : end])
             for start, end, q in attribution.regions if q == question_id

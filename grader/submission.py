@@ -17,6 +17,8 @@ from pathlib import Path
 
 import nbformat
 
+from grader.syntax import source_lines
+
 SUFFIXES = (".ipynb", ".py")
 
 
@@ -163,7 +165,7 @@ def script_cells(text: str) -> tuple[Cell, ...]:
     """Cut a script into cells: prose (column-0 comment paragraphs, jupytext markdown cells,
     module-level strings) and code. The same rule reads plain, percent-format and nbconvert
     scripts, since in all three a question's prose is comments and its code is code."""
-    lines = text.splitlines()
+    lines = source_lines(text)
     kinds: list[str] = []
     prose: list[str] = []
     for number, line in enumerate(lines, start=1):

@@ -5,6 +5,19 @@ guard) need: kept in one place so they agree."""
 from __future__ import annotations
 
 import ast
+import re
+
+
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+def source_lines(text: str) -> list[str]:
+    """The lines of code as Python counts them (ast, tracebacks, the runner): only \\n, \\r\\n
+    and \\r end a line; str.splitlines would also split at \\x0c or \\u2028 inside a string."""
+    lines = _NEWLINE.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 def is_main_guard(node: ast.AST) -> bool:

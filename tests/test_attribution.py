@@ -122,7 +122,7 @@ def test_copying_the_prompt_earns_nothing():
         "Write a python program to create 4 processes, each process should print a different number using the",
         "multiprocessing module in python.",
     ]
-    assert strip_prompt(lines, prompt) == ""
+    assert strip_prompt(lines, [prompt]) == ""
 
 
 def test_answer_on_the_header_line_is_kept_and_labels_dropped(questions):
@@ -271,3 +271,10 @@ def test_a_header_alone_on_a_line_of_code_is_not_run(questions):
 def test_a_question_the_rubric_does_not_ask_keeps_its_content(questions):
     result = attribute(notebook(("md", "Q6."), ("code", FOUR), ("md", "Q7. A bonus"), ("code", POOL)), questions)
     assert code_of(result, "q6") == FOUR and result.cell_questions[-1] is None
+
+
+def test_pasting_the_other_questions_prompts_earns_nothing_either(questions):
+    filler = "This sentence is only here to push the pasted questions out of the window of the matcher."
+    pasted = " ".join(q.prompt.lower() for q in questions if q.id != "q1")
+    result = attribute(notebook(("md", "Q1."), ("md", f"{filler} {pasted}"), ("md", "Q2."), ("md", "Q3.")), questions)
+    assert result.answers["q1"] == filler

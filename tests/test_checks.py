@@ -327,3 +327,26 @@ def test_value_of_a_huge_map_is_judged_on_a_bounded_sample():
     assert check.evaluate(printed).fraction == 1
     summed = evidence(children=WORKERS, writes=[(ROOT, f"total {sum(i * i for i in range(n))}\n", True)], tasks=computed)
     assert check.evaluate(summed).fraction == 0
+
+
+@pytest.mark.parametrize("printed", ["[" * 300_000, "[" * 150_000 + "]" * 150_000, "(1, " * 50_000])
+def test_value_survives_pathological_brackets(printed):
+    check = Value(points=17, computed_by="pool")
+    computed = [Task(key(101), "q", ("1",), ("1",))]
+    outcome = check.evaluate(evidence(children=WORKERS, writes=[(ROOT, printed + "\n", True)], tasks=computed))
+    assert outcome.fraction in (0, 1)
+
+
+def test_separate_writers_with_a_thousand_processes_of_a_thousand_numbers():
+    children = [proc(1000 + i, f"Process-{i}") for i in range(1100)]
+    numbers = "".join(f"{n}\n" for n in range(1100))
+    writes = [(1000 + i, numbers, True) for i in range(1100)]
+    outcome = SeparateWriters(points=12, count=4).evaluate(evidence(children=children, writes=writes))
+    assert outcome.fraction == 1
+
+
+def test_a_result_that_is_not_a_literal_is_not_shown_by_a_printed_none():
+    cut = "[" + ", ".join(str(n) for n in range(400)) + ", 40"  # a repr the probe cut at 1000 characters
+    computed = [Task(key(101), "q", (cut,), ("3",))]
+    shown_none = evidence(children=WORKERS, writes=[(ROOT, "status: [None]\n", True)], tasks=computed)
+    assert Value(points=17, computed_by="pool").evaluate(shown_none).fraction == 0

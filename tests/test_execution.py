@@ -137,3 +137,34 @@ def test_a_syntax_error_in_one_script_cell_breaks_only_its_question(tmp_path, ru
     got = scores(result)
     assert got["q5"] == 3 and got["q3"] == 20 and got["q6"] == 25  # only the Pool(...) it meant
     assert "SyntaxError" in check(result, "q5", "runs without errors").detail
+
+
+def test_a_manager_s_server_is_not_the_student_s_process(tmp_path, rubric):
+    code = "import multiprocessing\nif __name__ == '__main__':\n    m = multiprocessing.Manager()\n    m.shutdown()"
+    result = grade_path(write_notebook(tmp_path / "manager.ipynb", [("md", "Q3."), ("code", code)]), rubric)
+    assert not check(result, "q3", "a child process really ran").passed
+    assert not check(result, "q3", "uses multiprocessing.Process").passed
+
+
+def test_a_child_that_prints_a_process_header_of_its_own_is_read(tmp_path, rubric):
+    code = ("import multiprocessing\n\ndef say(n):\n    print(f'Process {multiprocessing.current_process().name}:')\n"
+            "    print(f'    my number is {n}')\n\nif __name__ == '__main__':\n"
+            "    ps = [multiprocessing.Process(target=say, args=(n,)) for n in range(4)]\n"
+            "    [p.start() for p in ps]\n    [p.join() for p in ps]")
+    result = grade_path(write_notebook(tmp_path / "header.ipynb", [("md", "Q6."), ("code", code)]), rubric)
+    assert check(result, "q6", "each process prints its own number").passed
+
+
+def test_one_large_print_of_pool_results_is_read_whole(tmp_path, rubric):
+    code = ("import multiprocessing\n\ndef f(x):\n    return x * x\n\nif __name__ == '__main__':\n"
+            "    with multiprocessing.Pool(2) as pool:\n        print(pool.map(f, range(20000)))")
+    result = grade_path(write_notebook(tmp_path / "big.ipynb", [("md", "Q5."), ("code", code)]), rubric)
+    assert check(result, "q5", "the pool's workers compute").passed
+
+
+def test_a_script_with_a_line_separator_inside_a_string_runs_as_written(tmp_path, rubric):
+    text = (EXAMPLES / "functions_with_main_block.py").read_text().replace(
+        "def q3():\n", "SEPARATOR = 'a\u2028b\x0cc'\n\n\ndef q3():\n")
+    path = tmp_path / "separator.py"
+    path.write_text(text, encoding="utf-8")
+    assert scores(grade_path(path, rubric)) == {"q1": 10, "q2": 10, "q3": 20, "q4": 10, "q5": 25, "q6": 25}

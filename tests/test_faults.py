@@ -256,3 +256,10 @@ def test_secrets_in_the_graders_environment_do_not_reach_student_code(tmp_path, 
         [q5] = [q for q in result.questions if q.id == "q5"]
         printed = "".join(p.output for p in q5.processes)
         assert printed == "clean\n", (engine, printed)
+
+
+def test_input_caught_in_a_loop_adds_no_evidence_past_the_answers(tmp_path, rubric):
+    code = "for _ in range(100000):\n    try:\n        input()\n    except EOFError:\n        pass\nprint('done')"
+    result = grade_path(write_notebook(tmp_path / "flood.ipynb", [("md", "Q5."), ("code", code)]), rubric, timeout=20)
+    [flag] = [f for f in result.review if f.reason is Review.INPUT_CALLED]
+    assert "20 time(s)" in flag.detail

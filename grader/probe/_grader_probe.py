@@ -18,7 +18,7 @@ import threading
 import time
 
 _EVIDENCE_DIR = ""  # set by install(), from the environment
-_MAX_TEXT = 64 * 1024  # one write event never carries more than this
+_MAX_TEXT = 64 * 1024  # one write event carries at most the output limit, or this without one
 _OUTPUT_LIMIT = 0  # characters kept per question and process; 0: all
 _written: dict = {}  # question -> characters written by this process
 
@@ -103,7 +103,7 @@ def _record(stream: str, text: str) -> str | None:
             if used >= _OUTPUT_LIMIT:
                 return None  # past the limit: neither recorded nor passed on
             text = text[: _OUTPUT_LIMIT - used]
-    emit("write", stream=stream, text=text[:_MAX_TEXT], q=question,
+    emit("write", stream=stream, text=text[: _OUTPUT_LIMIT or _MAX_TEXT], q=question,
          thread=threading.current_thread() is threading.main_thread())
     return text
 
@@ -166,10 +166,10 @@ _inputs_given = 0
 def answer_input(prompt: object = "") -> str:
     """input() as an instructor running the notebook would answer it, the same every run."""
     global _inputs_given
-    emit("input", prompt=str(prompt)[:200], q=current_question())
-    if _inputs_given >= _INPUT_ANSWERS:
+    if _inputs_given >= _INPUT_ANSWERS:  # before emitting: a loop catching EOFError adds nothing
         raise EOFError(f"input() was called more than {_INPUT_ANSWERS} times; the grader stopped answering")
     _inputs_given += 1
+    emit("input", prompt=str(prompt)[:200], q=current_question())
     if prompt:
         sys.stdout.write(str(prompt))
     return INPUT_ANSWER
@@ -227,6 +227,8 @@ def _patch_multiprocessing() -> None:
     @functools.wraps(original_bootstrap)
     def _bootstrap(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         emit("mp", name=self.name, mp_parent=getattr(self, "_parent_pid", None))
+        if getattr(getattr(self, "_target", None), "__name__", "") == "_run_server":
+            emit("server")  # a Manager's server process: multiprocessing's machinery, not the student's process
         _watch_executor_worker(self)
         code = original_bootstrap(self, *args, **kwargs)
         emit("exit", code=code)
