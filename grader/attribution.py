@@ -368,7 +368,8 @@ def _find_markers(lines: list[_Line], cells: Sequence[Cell], asked: Sequence[Ask
             if len(_words(_HEADER_PREFIX.sub("", _head(line.text)))) >= 3 else None
         marker: _Marker | None
         if restated is not None and (header is not None or bare is not None or restated != current):
-            marker = _Marker(restated, Found.HEADER if header and header[0] == restated else Found.PROMPT)
+            agrees = (header is not None and header[0] == restated) or (bare is not None and numbers.get(bare[0]) == restated)
+            marker = _Marker(restated, Found.HEADER if agrees else Found.PROMPT)
         elif header is not None:
             marker = _Marker(header[0], Found.HEADER) if header[0] else None
         elif (bare is not None and (cell.kind != "code" or (line.offset == 0 and not bare[1].strip()))
@@ -614,19 +615,15 @@ def code_in_text(rows: list[str]) -> str | None:
     """Runnable code among the rows of a markdown cell, raw cell or string: a fenced block,
     or the rows themselves once quote marks and sentences are left out."""
     text = "\n".join(rows)
-    fences = [_dedent(block).strip("\n") for block in _FENCE.findall(text) if _is_program(_dedent(block))]
+    fences = [textwrap.dedent(block).strip("\n") for block in _FENCE.findall(text) if _is_program(textwrap.dedent(block))]
     if fences:
         return "\n".join(fences)
     kept = ["" if re.fullmatch(r"\s*(\"\"\"|\'\'\'|```\w*)\s*", row) or _HEADER.match(_head(row)) else row for row in rows]
     for candidate in ("\n".join(kept), "\n".join("" if i in _sentence_rows(kept) else row for i, row in enumerate(kept))):
-        candidate = _dedent(candidate)
+        candidate = textwrap.dedent(candidate)
         if _is_program(candidate):
             return candidate
     return None
-
-
-def _dedent(text: str) -> str:
-    return textwrap.dedent(text)
 
 
 def _is_program(text: str) -> bool:
@@ -703,10 +700,11 @@ def _assemble(submission: Submission, asked: Sequence[Asked], lines: list[_Line]
                 notes[question].append(f"{names[cell.index]} mixes sentences into its code: "
                                        "the sentences were read as text, the rest was run")
 
-    # code only where code does not run: run it, as an instructor would try it
+    # code only where code does not run: run it, as an instructor would try it (a script runs
+    # as a whole, so this is for notebooks)
     has_code = {p.question for p in pieces}
     for q in asked:
-        if not q.wants_code or q.id in has_code:
+        if not q.wants_code or q.id in has_code or submission.kind != "notebook":
             continue
         for cell in cells:
             rows = [lines[i].text for i in by_cell.get(cell.index, []) if line_question[i] == q.id and lines[i].prose]
@@ -720,6 +718,9 @@ def _assemble(submission: Submission, asked: Sequence[Asked], lines: list[_Line]
     pieces.sort(key=lambda piece: piece.cell)
     if submission.kind == "notebook":
         pieces = _claim_code(pieces, asked, notes, found)
+        for piece in pieces:
+            if piece.origin.runs_as_written:
+                cell_questions[piece.cell] = piece.question
 
     every_prompt = [q.prompt for q in asked]  # another question's prompt pasted in is no answer either
     answers = {q.id: strip_prompt(prose[q.id], every_prompt) for q in asked}
