@@ -357,7 +357,12 @@ def _find_markers(lines: list[_Line], cells: Sequence[Cell], asked: Sequence[Ask
             continue
         if not line.prose or not line.text.strip() or line.cell in skip:
             continue
-        following = [l.text for l in lines[index + 1 : index + 3] if l.prose and l.cell == line.cell]
+        following: list[str] = []  # a question split over lines: up to two more, before a gap or a header
+        for later in lines[index + 1 : index + 3]:
+            if not (later.prose and later.cell == line.cell and later.text.strip()) or \
+                    header_question(later.text, numbers) or bare_number(later.text):
+                break
+            following.append(later.text)
         candidates = [line.text, " ".join([line.text, *following[:1]]), " ".join([line.text, *following])]
         header = header_question(line.text, numbers)
         bare = bare_number(line.text) if header is None else None

@@ -72,6 +72,7 @@ REVIEW = {  # the flags an instructor should see, per example
     "q6_code_without_header": {"found_by_shape"},
     "squares_in_parent": set(),
     "model_solution": set(),
+    "functions_with_main_block": set(),  # a title line above "Q1. ..." is not a restated Q1
     "copied_questions": {"content_but_zero"},
     "empty_notebook": {"few_found"},
 }
