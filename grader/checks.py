@@ -103,7 +103,14 @@ def _mentions(text: str, pattern: str) -> bool:
 
 # --- processes ------------------------------------------------------------------------------
 
-_PID_CLAIM = re.compile(r"(?:\bpid\b|process[\s_-]*id\b|\bid\b)\s*(?:is|of)?\s*[:=#]?\s*(\d+)", re.I)
+# read on squeezed lines (one space per run), so the optional gaps cannot backtrack far; a PID
+# has at most 19 digits, so int() never meets a 5,000-digit "PID"
+_PID_CLAIM = re.compile(r"(?:\bpid\b|process[ _-]?id\b|\bid\b) ?(?:is|of)? ?[:=#]? ?(\d{1,19})(?!\d)", re.I)
+_SPACES = re.compile(r"\s+")
+
+
+def _squeezed(line: str) -> str:
+    return _SPACES.sub(" ", line)
 _NUMBER = re.compile(r"(?<![\w.\-])[-+]?\d+(?:\.\d+)?(?![\w]|\.\d)")
 
 
@@ -155,6 +162,7 @@ class RealPids(Check):
     def evaluate(self, evidence: QuestionEvidence) -> Outcome:
         claims = 0
         for key, line in evidence.output_lines():
+            line = _squeezed(line)
             for match in _PID_CLAIM.finditer(line):
                 claims += 1
                 claimed = int(match.group(1))
@@ -251,6 +259,7 @@ def _without_timestamps(line: str) -> str:
 def _plain_numbers(line: str, own_pid: int | None = None) -> list[str]:
     """Numbers in a line, leaving out printed PIDs: those after a label ("PID 12"), and the
     writer's own PID unless it is the line's only number ("[15] my number is 3")."""
+    line = _squeezed(line)
     claimed = {m.start(1) for m in _PID_CLAIM.finditer(line)}
     numbers = [m.group(0).lstrip("+") for m in _NUMBER.finditer(line) if m.start() not in claimed]
     others = [n for n in numbers if n != str(own_pid)]

@@ -350,3 +350,11 @@ def test_a_result_that_is_not_a_literal_is_not_shown_by_a_printed_none():
     computed = [Task(key(101), "q", (cut,), ("3",))]
     shown_none = evidence(children=WORKERS, writes=[(ROOT, "status: [None]\n", True)], tasks=computed)
     assert Value(points=17, computed_by="pool").evaluate(shown_none).fraction == 0
+
+
+@pytest.mark.parametrize("printed", ["pid" + " " * 20_000 + "x", "process id: " + "9" * 5_000, "id" + " \t" * 10_000 + "is"])
+def test_pid_claims_in_pathological_lines(printed):
+    child = proc(101, "Process-1")
+    outcome = RealPids(points=4).evaluate(evidence(children=[child], writes=[(101, printed + "\n", True)]))
+    assert outcome.fraction in (0, 1)
+    assert SeparateWriters(points=1, count=1).evaluate(evidence(children=[child], writes=[(101, printed + "\n", True)]))
