@@ -91,3 +91,24 @@ def test_html_pages_are_self_contained_and_draw_the_process_tree(tmp_path, rubri
     assert "printed PIDs are real" in hidden_page and detail not in hidden_page  # observation withheld
     summary = html.summary([dana, made_up_pid], rubric)
     assert "Most common failures" in summary and "made_up_pid" in summary and "<svg" in summary
+
+
+def test_review_flags_and_what_was_read_reach_every_report(tmp_path):
+    class_dir, out = tmp_path / "class", tmp_path / "out"
+    class_dir.mkdir()
+    for name in ("renumbered.ipynb", "model_solution.ipynb"):
+        (class_dir / name).write_bytes((EXAMPLES / name).read_bytes())
+    assert main(["grade", str(class_dir), "--out", str(out), "--timeout", "5"]) == 0
+    with (out / "grades.csv").open() as handle:
+        rows = {row["student"]: row for row in csv.DictReader(handle)}
+    assert "q5: found by shape" in rows["renumbered"]["review"] and rows["model_solution"]["review"] == ""
+    entry = next(e for e in json.loads((out / "results.json").read_text())["submissions"] if e["student"] == "renumbered")
+    assert {flag["question"] for flag in entry["review"]} == {"q5", "q6"}
+    q5 = next(q for q in entry["questions"] if q["id"] == "q5")
+    assert q5["found"] == "shape" and "pool.map" in q5["code"]
+    summary = (out / "summary.html").read_text()
+    assert "To review" in summary and "renumbered" in summary.split("To review", 1)[1]
+    page = (out / "feedback" / "renumbered.html").read_text()
+    assert "For the instructor to review" in page and "found by shape" in page
+    markdown = (out / "feedback" / "model_solution.md").read_text()
+    assert "What was read as your answer:" in markdown and "The code credited to this question:" in markdown
