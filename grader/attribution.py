@@ -471,8 +471,8 @@ _INF = float("inf")
 def _fit_shapes(regions: list[_Region], asked: Sequence[Asked]) -> list[str | None]:
     """Questions for the regions: their labels, unless the shapes say the header numbers are
     off (code alone under a text question while a later code question has none).
-    Dynamic programming over (region, question), in order: header labels may move at a cost,
-    prompts and metadata may not. The preamble and the regions of questions the rubric does
+    Dynamic programming over (region, question), in order: header labels may move forward at a
+    cost, prompts and metadata may not. The preamble and the regions of questions the rubric does
     not ask keep no question."""
     ids = [q.id for q in asked]
     position = {q: i for i, q in enumerate(ids)}
@@ -484,8 +484,8 @@ def _fit_shapes(regions: list[_Region], asked: Sequence[Asked]) -> list[str | No
     def cost(region: _Region, j: int) -> float:
         c = 0.0
         if region.label != ids[j]:
-            if region.how in (Found.PROMPT, Found.METADATA):
-                return _INF
+            if region.how in (Found.PROMPT, Found.METADATA) or j < position[region.label]:
+                return _INF  # a skipped number shifts the answers after it forward, never back
             c += 1.0
         if region.has_code and not region.has_prose and not asked[j].wants_code:
             c += 3.0
@@ -506,7 +506,7 @@ def _fit_shapes(regions: list[_Region], asked: Sequence[Asked]) -> list[str | No
                 if best[i - 1][k] == _INF:
                     continue
                 # two regions for one question: a header repeated, or one merged into another
-                step = 0.0 if k < j or tail[i].label == tail[i - 1].label else 1.5
+                step = 0.0 if k < j or tail[i].label == tail[i - 1].label else 2.5
                 total = best[i - 1][k] + here + step
                 if total < best[i][j]:
                     best[i][j], back[i][j] = total, k

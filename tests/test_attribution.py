@@ -278,3 +278,14 @@ def test_pasting_the_other_questions_prompts_earns_nothing_either(questions):
     pasted = " ".join(q.prompt.lower() for q in questions if q.id != "q1")
     result = attribute(notebook(("md", "Q1."), ("md", f"{filler} {pasted}"), ("md", "Q2."), ("md", "Q3.")), questions)
     assert result.answers["q1"] == filler
+
+
+def test_code_under_a_text_question_is_not_pulled_back_into_the_question_before(questions):
+    result = attribute(notebook(
+        ("md", "1. What is multiprocessing in python? Why is it useful?"), ("md", "It runs processes in parallel on cores."),
+        ("md", "3. Write a python code to create a process"), ("code", POOL),
+        ("md", "4. What is a multiprocessing pool in python? Why is it used?"), ("code", PROCESS),
+        ("md", "5. How can we create a pool of worker processes?"), ("code", POOL),
+        ("md", "6. Write a python program to create 4 processes"), ("code", FOUR),
+    ), questions)
+    assert code_of(result, "q3") == POOL and code_of(result, "q4") == PROCESS
