@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from grader.submission import Cell, Submission
-from grader.syntax import calls_any, source_lines
+from grader.syntax import calls_any, source_lines, without_magics
 
 
 class Found(str, enum.Enum):
@@ -212,13 +212,13 @@ def _cell_lines(cell: Cell) -> tuple[list[_Line], str | None]:
     runnable = cell.source
     prose_rows: set[int] = set()
     try:
-        tree = ast.parse(_without_magics(cell.source))
+        tree = ast.parse(without_magics(cell.source))
     except (SyntaxError, ValueError):
         fused = {i: code for i, code in ((i, _after_label(text)) for i, text in enumerate(lines)) if code}
         prose_rows = _sentence_rows(lines) | set(fused)
         runnable = "\n".join(fused.get(i, "") if i in prose_rows else text for i, text in enumerate(lines))
         try:
-            tree = ast.parse(_without_magics(runnable))
+            tree = ast.parse(without_magics(runnable))
         except (SyntaxError, ValueError):
             tree, runnable = None, cell.source  # broken code: it runs, and fails, as written
         if looks_like_prose(cell.source) and (tree is None or not _is_program(runnable)):
@@ -302,10 +302,6 @@ def _compiles(line: str) -> bool:
     except (SyntaxError, ValueError):
         return False
     return True
-
-
-def _without_magics(code: str) -> str:
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source_lines(code))
 
 
 _CODE_LINE = re.compile(
@@ -771,7 +767,7 @@ def _claim_code(pieces: list[Piece], asked: Sequence[Asked], notes: dict[str, li
 
 def _does(code: str, calls: tuple[str, ...]) -> bool:
     try:
-        tree = ast.parse(_without_magics(code))
+        tree = ast.parse(without_magics(code))
     except (SyntaxError, ValueError):
         return False
     return calls_any(tree, calls)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from grader.evidence import Process, QuestionEvidence, Task
-from grader.syntax import called_names, calls_any, is_main_guard, short_name
+from grader.syntax import called_names, calls_any, is_main_guard, short_name, without_magics
 
 CHECK_KINDS: dict[str, type["Check"]] = {}
 
@@ -600,7 +600,7 @@ class Code(Check):
 
     def evaluate(self, evidence: QuestionEvidence) -> Outcome:
         try:
-            tree = ast.parse(_without_magics(evidence.code))
+            tree = ast.parse(without_magics(evidence.code))
         except SyntaxError as exc:
             if self._proven(evidence) and not self.main_guard:
                 return Outcome(1.0, f"the run shows a {self.observed} was created")
@@ -630,17 +630,13 @@ class Code(Check):
         return Outcome(0.0, why)
 
 
-def _without_magics(code: str) -> str:
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in code.splitlines())
-
-
 def _guarded(tree: ast.Module, file_code: str) -> bool:
     """The question's code has its own guard, or a guard elsewhere in the file calls it."""
     if any(is_main_guard(node) for node in tree.body):
         return True
     defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
     try:
-        whole = ast.parse(_without_magics(file_code))
+        whole = ast.parse(without_magics(file_code))
     except SyntaxError:
         return False
     return any(

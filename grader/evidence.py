@@ -117,20 +117,18 @@ class QuestionEvidence:
     code: str = ""  # the question's own code
     file_code: str = ""  # all the submission's code, for facts that span questions
 
-    def output_by_process(self, stream: str = "stdout") -> dict[str, str]:
+    def output_by_process(self, stream: str | None = "stdout") -> dict[str, str]:
+        """What each process wrote to `stream` (None: to both), in order."""
         texts: dict[str, list[str]] = defaultdict(list)
         for write in self.writes:
-            if write.stream == stream:
+            if stream is None or write.stream == stream:
                 texts[write.key].append(write.text)
         return {key: "".join(parts) for key, parts in texts.items()}
 
     def printed_by_process(self) -> dict[str, str]:
         """What each process printed on stdout or stderr (print, sys.stderr.write, logging),
         leaving out the tracebacks Python itself writes there."""
-        texts: dict[str, list[str]] = defaultdict(list)
-        for write in self.writes:
-            texts[write.key].append(write.text)
-        return {key: _without_tracebacks("".join(parts)) for key, parts in texts.items()}
+        return {key: _without_tracebacks(text) for key, text in self.output_by_process(None).items()}
 
     def output_lines(self) -> list[tuple[str, str]]:
         """(process, line) for every stdout line of the question, each process's lines in order."""

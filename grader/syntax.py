@@ -20,6 +20,12 @@ def source_lines(text: str) -> list[str]:
     return lines
 
 
+def without_magics(code: str) -> str:
+    """The code with IPython's magics and shell escapes (`%time`, `!pip`) blanked, so it
+    parses as Python with its line numbers kept."""
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source_lines(code))
+
+
 def is_main_guard(node: ast.AST) -> bool:
     """`if __name__ == "__main__":` in either order of the comparison."""
     if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):

@@ -281,12 +281,13 @@ def _patch_reaping() -> None:
 
 
 _last_task: list = [None]  # (function name, arguments) of the task the worker is running
+_POOL_CHUNKS = ("mapstar", "starmapstar")  # Pool's wrappers that run one task over a chunk of inputs
 
 
 def _inputs(func_name: str, args: object) -> list:
     """The inputs of the task, one per value it returns: map sends chunks of items,
     starmap chunks of argument tuples, apply one argument tuple."""
-    if func_name in ("mapstar", "starmapstar", "_process_chunk"):
+    if func_name in (*_POOL_CHUNKS, "_process_chunk"):
         try:
             chunk = args[0] if func_name == "_process_chunk" else args[1]  # type: ignore[index]
             if func_name == "mapstar":
@@ -339,14 +340,14 @@ def _pool_task_taken(task: object) -> None:
     if isinstance(task, tuple) and len(task) == 5:
         func, args = task[2], task[3]
         name = getattr(func, "__name__", "")
-        _last_task[0] = (name, args[0] if name in ("mapstar", "starmapstar") and args else args)
+        _last_task[0] = (name, args[0] if name in _POOL_CHUNKS and args else args)
 
 
 def _pool_result_sent(item: object) -> None:
     _job, _index, (ok, value) = item  # type: ignore[misc]
     if ok:
         name = (_last_task[0] or ("",))[0]
-        _report_task(list(value) if name in ("mapstar", "starmapstar") else [value])
+        _report_task(list(value) if name in _POOL_CHUNKS else [value])
 
 
 def _executor_call_taken(item: object) -> None:

@@ -6,6 +6,7 @@ score and the rubric's message, never the observed details.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from grader.scoring import SubmissionResult
@@ -41,17 +42,9 @@ def render(result: SubmissionResult, assignment: str) -> str:
         if question.answer:
             lines += ["What was read as your answer:", "", *[f"> {row}" for row in question.answer.splitlines()], ""]
         if question.code:
-            fence = "`" * max(3, _longest_backtick_run(question.code) + 1)
+            fence = "`" * max(3, max(map(len, re.findall("`+", question.code)), default=0) + 1)
             lines += ["The code credited to this question:", "", f"{fence}python", question.code, fence, ""]
     return "\n".join(lines)
-
-
-def _longest_backtick_run(text: str) -> int:
-    longest = run = 0
-    for char in text:
-        run = run + 1 if char == "`" else 0
-        longest = max(longest, run)
-    return longest
 
 
 def file_name(student: str) -> str:
