@@ -20,6 +20,7 @@ from grader.executors import Executor, LocalExecutor
 from grader.rubric import Rubric
 from grader.sandbox import Limits
 from grader.scoring import SubmissionResult
+from grader.text import readable, terminal
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def grade_all(
         key = cache.key(path, batch) if cache else None
         hit = cache.get(key) if cache and key else None
         if hit is not None:
-            results[index] = replace(hit, student=student, path=str(path))
+            results[index] = replace(hit, student=student, path=readable(str(path)))
             if on_result:
                 on_result(results[index], True)
         else:
@@ -106,7 +107,7 @@ class Progress:
             return
         outcome = f"{result.score:g}/{result.max_score:g}" if result.status == "graded" else "error"
         how = "cached" if from_cache else f"{result.seconds:.1f} s"
-        print(f"[{self.done}/{self.total}] {result.student}: {outcome} ({how})", file=self.stream, flush=True)
+        print(f"[{self.done}/{self.total}] {terminal(result.student)}: {outcome} ({how})", file=self.stream, flush=True)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -22,9 +22,23 @@ from grader.reports import canvas, feedback_md, gradescope, table
 from grader.execution import ENGINES
 from grader.rubric import Rubric, RubricError, load_rubric
 from grader.sandbox import LIMIT_NAMES, Limits, format_size, parse_size
-from grader.submission import SubmissionError, discover
+from grader.submission import SubmissionError, find_submissions
+from grader.text import readable, terminal
 
-DEFAULT_RUBRIC = Path(__file__).resolve().parent.parent / "rubrics" / "multiprocessing.yaml"
+
+def _default_rubric() -> Path:
+    """The shipped rubric: package data of an installed grader (`grader/rubrics/`, built
+    from the repository's `rubrics/`, see pyproject.toml), else the repository's own file."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "rubrics", package.parent / "rubrics"):
+        if (candidate / "multiprocessing.yaml").is_file():
+            return candidate / "multiprocessing.yaml"
+    return package / "rubrics" / "multiprocessing.yaml"  # missing: load_rubric says so
+
+
+DEFAULT_RUBRIC = _default_rubric()
+# Gradescope's results directory; tests and other hosts point it elsewhere.
+RESULTS_DIR = Path(os.environ.get("GRADER_RESULTS_DIR") or "/autograder/results")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,9 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rubric = load_rubric(args.rubric)
     except RubricError as exc:
-        print(f"grader: error: {exc}", file=sys.stderr)
+        print(f"grader: error: {terminal(str(exc))}", file=sys.stderr)
+        if args.command == "gradescope":  # Gradescope shows the student results.json or nothing
+            gradescope.write_document(gradescope.failure(f"the rubric cannot be used: {readable(str(exc))}"), args.results)
         return 2
-    chosen = {name: getattr(args, name) for name in LIMIT_NAMES if getattr(args, name) is not None}
+    chosen = {name: getattr(args, name, None) for name in LIMIT_NAMES if getattr(args, name, None) is not None}
     limits = replace(Limits(), **{**rubric.limits, **chosen})
     if args.command == "grade":
         return _grade(args, rubric, limits)
@@ -64,8 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     gradescope = commands.add_parser("gradescope", help="grade one submission into Gradescope's results.json")
     gradescope.add_argument("submission", type=Path, nargs="?", default=Path("/autograder/submission"),
                             help="the submission's file or directory (default: /autograder/submission)")
-    gradescope.add_argument("--results", type=Path, default=Path("/autograder/results/results.json"),
-                            help="where to write (default: /autograder/results/results.json)")
+    gradescope.add_argument("--results", type=Path, default=RESULTS_DIR / "results.json",
+                            help=f"where to write (default: {RESULTS_DIR / 'results.json'}; "
+                                 "the directory from $GRADER_RESULTS_DIR if set)")
     check = commands.add_parser("check", help="self-check one submission; exit 0 only with full marks")
     check.add_argument("file", type=Path, metavar="FILE", help="a notebook, a script, or a directory holding one")
     commands.add_parser("doctor", help="say which protections against student code work on this machine")
@@ -109,12 +126,14 @@ def _positive_float(text: str) -> float:
 
 def _grade(args: argparse.Namespace, rubric: Rubric, limits: Limits) -> int:
     try:
-        submissions = discover(args.paths)
+        discovery = find_submissions(args.paths)
     except SubmissionError as exc:
-        print(f"grader: error: {exc}", file=sys.stderr)
+        print(f"grader: error: {terminal(str(exc))}", file=sys.stderr)
         return 2
+    submissions = discovery.submissions
     if not submissions:
-        print(f"grader: error: no .ipynb or .py submissions in {', '.join(map(str, args.paths))}", file=sys.stderr)
+        print(f"grader: error: no .ipynb or .py submissions in {terminal(', '.join(map(str, args.paths)))}", file=sys.stderr)
+        _print_skipped(discovery.skipped, sys.stderr)
         return 2
     try:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -126,7 +145,7 @@ def _grade(args: argparse.Namespace, rubric: Rubric, limits: Limits) -> int:
         try:
             roster = canvas.read_roster(args.canvas_roster)
         except canvas.RosterError as exc:
-            print(f"grader: error: {exc}", file=sys.stderr)
+            print(f"grader: error: {terminal(str(exc))}", file=sys.stderr)
             return 2
     if args.executor == "dask":
         if not args.scheduler:
@@ -143,16 +162,17 @@ def _grade(args: argparse.Namespace, rubric: Rubric, limits: Limits) -> int:
         progress.close()
         executor.close()
     results = outcome.results
-    reports.write_all(results, rubric, args.out)
+    reports.write_all(results, rubric, args.out, discovery.skipped)
     if roster is not None:
         unmatched = canvas.write(results, roster, rubric.assignment, args.canvas_assignment_id,
                                  rubric.max_score, args.out / "canvas.csv")
         listing = args.out / "canvas-unmatched.txt"
-        listing.write_text("".join(f"{r.student}\t{r.path}\n" for r in unmatched), encoding="utf-8")
+        listing.write_text("".join(f"{terminal(r.student)}\t{terminal(r.path)}\n" for r in unmatched), encoding="utf-8")
         if unmatched:
             print(f"grader: {len(unmatched)} submission(s) match no roster row, listed in {listing}: "
-                  + ", ".join(r.student for r in unmatched), file=sys.stderr)
+                  + ", ".join(terminal(r.student) for r in unmatched), file=sys.stderr)
     print(table.render(results, rubric))
+    _print_skipped(discovery.skipped, sys.stdout)
     print(f"\n{outcome.graded} graded, {outcome.cached} from the cache (--force grades all again). "
           f"Wrote {args.out}/: results.json, grades.csv, feedback/")
     if outcome.interrupted:
@@ -162,24 +182,39 @@ def _grade(args: argparse.Namespace, rubric: Rubric, limits: Limits) -> int:
     return 0
 
 
+def _print_skipped(skipped: list, stream) -> None:  # type: ignore[no-untyped-def]
+    if skipped:
+        print(f"\nSkipped {len(skipped)} entr{'y' if len(skipped) == 1 else 'ies'} (not graded):", file=stream)
+        for entry in skipped:
+            print(f"  {terminal(entry.path)}: {entry.reason}", file=stream)
+
+
 def _gradescope(args: argparse.Namespace, rubric: Rubric, limits: Limits) -> int:
     """Gradescope's `run_autograder` calls this: always a results file, even on failure."""
-    outcome = grade_all([("submission", args.submission)], Batch(rubric, limits, engine=args.engine))
-    [result] = outcome.results
-    gradescope.write(result, args.results)
-    print(f"score {result.score:g}/{result.max_score:g}; wrote {args.results}")
+    try:
+        outcome = grade_all([("submission", args.submission)], Batch(rubric, limits, engine=args.engine))
+        if outcome.interrupted or not outcome.results:
+            raise RuntimeError("grading was interrupted")
+        [result] = outcome.results
+        gradescope.write(result, args.results)
+    except BaseException as exc:  # a crash, Ctrl-C, SIGTERM as SystemExit: still a results file
+        gradescope.write_document(gradescope.failure(f"{type(exc).__name__}: {readable(str(exc))[:2000]}"), args.results)
+        print(f"grader: error: {terminal(str(exc))[:2000]}; wrote {terminal(str(args.results))}", file=sys.stderr)
+        return 1
+    print(f"score {result.score:g}/{result.max_score:g}; wrote {terminal(str(args.results))}")
     return 0
 
 
 def _check(args: argparse.Namespace, rubric: Rubric, limits: Limits) -> int:
     if not args.file.exists():
-        print(f"grader: error: {args.file}: no such file or directory", file=sys.stderr)
+        print(f"grader: error: {terminal(str(args.file))}: no such file or directory", file=sys.stderr)
         return 2
-    outcome = grade_all([(args.file.stem, args.file)], Batch(rubric, limits, engine=args.engine))
+    name = terminal(args.file.name if args.file.is_dir() else args.file.stem)
+    outcome = grade_all([(name, args.file)], Batch(rubric, limits, engine=args.engine))
     if outcome.interrupted:
         return 130
     [result] = outcome.results
-    print(feedback_md.render(result, rubric.assignment))
+    print(terminal(feedback_md.render(result, rubric.assignment), lines=True))
     full = result.status == "graded" and result.score >= result.max_score
     return 0 if full else 1
 

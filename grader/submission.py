@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
 from grader.syntax import source_lines
+from grader.text import readable, terminal
 
 SUFFIXES = (".ipynb", ".py")
 
@@ -56,50 +59,147 @@ def canvas_identity(name: str) -> tuple[str, str] | None:
     return (match.group("name"), match.group("user")) if match else None
 
 
-def _student_name(entry: Path) -> str:
-    identity = canvas_identity(entry.name)
-    return identity[0] if identity else (entry.name if entry.is_dir() else entry.stem)
+def _student_name(entry: Path, is_dir: bool | None = None) -> str:
+    """The student a file or directory is, as printable text: undecodable bytes and control
+    characters of the name shown as `\\xNN` (the path itself stays as it is), so that no
+    report, CSV or terminal gets them."""
+    name = terminal(entry.name if (entry.is_dir() if is_dir is None else is_dir) else entry.stem)
+    identity = canvas_identity(terminal(entry.name))
+    return identity[0] if identity else name
+
+
+# Directories that archive tools and Python leave beside the hand-ins, never a student.
+_NOT_STUDENTS = {
+    "__MACOSX": "macOS archive metadata",
+    "__pycache__": "Python bytecode cache",
+}
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str  # readable text
+    reason: str
+
+
+@dataclass(frozen=True)
+class Discovery:
+    submissions: list[tuple[str, Path]]  # (student, file or directory)
+    skipped: list[Skipped]  # entries of a class directory that are not submissions, and why
 
 
 def discover(paths: list[Path]) -> list[tuple[str, Path]]:
-    """(student, file) pairs. A file is one submission. A directory is a class: each
-    notebook or script in it is a student's (named by the file), and so is each
-    subdirectory (named by the directory)."""
+    """(student, file) pairs; `find_submissions` also says what was skipped."""
+    return find_submissions(paths).submissions
+
+
+def find_submissions(paths: list[Path]) -> Discovery:
+    """A file is one submission. A directory is a class: each notebook or script in it is a
+    student's (named by the file), and so is each subdirectory (named by the directory).
+    Every other entry of a class directory is skipped and listed with the reason: hidden
+    (a dot name: .ipynb_checkpoints, .DS_Store, .git), an archive's or Python's own
+    directory, a symbolic link, not a regular file, another kind of file, unreadable."""
     found: list[tuple[str, Path]] = []
+    skipped: list[Skipped] = []
     for path in paths:
         if path.is_file():
-            found.append((_student_name(path), path))
+            found.append((_student_name(path, False), path))
         elif path.is_dir():
-            for entry in sorted(path.iterdir()):
-                if entry.name.startswith((".", "_")):
-                    continue
-                if entry.is_dir() or entry.suffix in SUFFIXES:
-                    found.append((_student_name(entry), entry))
+            try:
+                with os.scandir(path) as listing:
+                    entries = sorted(listing, key=lambda entry: os.fsencode(entry.name))
+            except OSError as exc:
+                raise SubmissionError(f"{readable(str(path))}: cannot list the directory: {exc.strerror}") from None
+            for entry in entries:
+                submission, reason = _classify(entry)
+                if reason is not None:
+                    skipped.append(Skipped(readable(entry.path), reason))
+                else:
+                    found.append(submission)
         else:
-            raise SubmissionError(f"{path}: no such file or directory")
-    return _unique_students(found)
+            raise SubmissionError(f"{readable(str(path))}: no such file or directory")
+    return Discovery(_unique_students(found), skipped)
+
+
+def _classify(entry: os.DirEntry) -> tuple[tuple[str, Path] | None, str | None]:
+    """(student, path), or the reason an entry of a class directory is not a submission."""
+    name = readable(entry.name)
+    if name.startswith("."):
+        return None, "hidden (its name starts with a dot)"
+    if name in _NOT_STUDENTS:
+        return None, _NOT_STUDENTS[name]
+    try:
+        if entry.is_symlink():
+            return None, "a symbolic link (not followed; give its target on the command line)"
+        if entry.is_dir(follow_symlinks=False):
+            return (_student_name(Path(entry.path), True), Path(entry.path)), None
+        if not entry.is_file(follow_symlinks=False):
+            return None, "not a regular file or directory"
+    except OSError as exc:
+        return None, f"unreadable: {exc.strerror}"
+    if os.path.splitext(entry.name)[1] not in SUFFIXES:
+        return None, "not a notebook (.ipynb) or a script (.py)"
+    return (_student_name(Path(entry.path), False), Path(entry.path)), None
+
+
+def walk(directory: Path, hidden: bool = True) -> Iterator[os.DirEntry]:
+    """Every entry under `directory`, without recursion (a student's 1,500 nested directories
+    are fine, where `Path.rglob` raises RecursionError) and without following symbolic links.
+    `hidden=False`: dot names are left out, and so is everything under them."""
+    stack = [os.fspath(directory)]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as listing:
+                entries = sorted(listing, key=lambda entry: os.fsencode(entry.name), reverse=True)
+        except OSError:
+            continue  # unreadable: nothing under it is graded
+        for entry in entries:
+            if not hidden and entry.name.startswith("."):
+                continue
+            yield entry
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+            except OSError:
+                pass
 
 
 def _hand_in(directory: Path) -> Path:
-    """The one notebook or script in a student's directory (a notebook wins over scripts)."""
-    files = sorted(p for p in directory.rglob("*") if p.suffix in SUFFIXES and p.is_file()
-                   and not any(part.startswith(".") for part in p.relative_to(directory).parts))
+    """The one notebook or script in a student's directory (a notebook wins over scripts);
+    a symbolic link, a FIFO or a device is never one."""
+    files = sorted(Path(entry.path) for entry in walk(directory, hidden=False)
+                   if os.path.splitext(entry.name)[1] in SUFFIXES and _regular_file(entry))
     notebooks = [p for p in files if p.suffix == ".ipynb"]
     chosen = notebooks or files
     if not chosen:
-        raise SubmissionError(f"{directory}: no .ipynb or .py file in this directory")
+        raise SubmissionError(f"{readable(str(directory))}: no .ipynb or .py file in this directory")
     if len(chosen) > 1:
-        names = ", ".join(str(p.relative_to(directory)) for p in chosen)
-        raise SubmissionError(f"{directory}: several hand-ins, expected one: {names}")
+        names = ", ".join(readable(str(p.relative_to(directory))) for p in chosen)
+        raise SubmissionError(f"{readable(str(directory))}: several hand-ins, expected one: {names}")
     return chosen[0]
 
 
+def _regular_file(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_file(follow_symlinks=False)
+    except OSError:
+        return False
+
+
 def _unique_students(found: list[tuple[str, Path]]) -> list[tuple[str, Path]]:
-    seen: dict[str, int] = {}
+    """Two entries named alike (`ann/` and `ann.ipynb`, two Canvas files of one student)
+    stay two students: the second is `ann.ipynb`, a third `ann.ipynb (3)`, and so on."""
+    taken: set[str] = set()
     unique = []
     for student, path in found:
-        seen[student] = seen.get(student, 0) + 1
-        unique.append((student if seen[student] == 1 else f"{student}{path.suffix}", path))
+        name = student
+        if name in taken:
+            name = f"{student}{readable(path.suffix)}"
+        number = 2
+        while name in taken:
+            number += 1
+            name = f"{student}{readable(path.suffix)} ({number})"
+        taken.add(name)
+        unique.append((name, path))
     return unique
 
 
@@ -109,13 +209,13 @@ def load(student: str, path: Path) -> Submission:
     if folder is not None:
         path = _hand_in(folder)
     if path.suffix not in SUFFIXES:
-        raise SubmissionError(f"{path}: not a notebook (.ipynb) or a script (.py)")
+        raise SubmissionError(f"{readable(str(path))}: not a notebook (.ipynb) or a script (.py)")
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SubmissionError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+        raise SubmissionError(f"{readable(str(path))}: not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
-        raise SubmissionError(f"{path}: cannot read: {exc.strerror}") from None
+        raise SubmissionError(f"{readable(str(path))}: cannot read: {exc.strerror}") from None
     if path.suffix == ".ipynb":
         return Submission(student, path, "notebook", _notebook_cells(path, text), text, folder)
     return Submission(student, path, "script", script_cells(text), text, folder)
@@ -125,15 +225,18 @@ def _notebook_cells(path: Path, text: str) -> tuple[Cell, ...]:
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SubmissionError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
-        raise SubmissionError(f"{path}: not a Jupyter notebook (no list of cells)")
+        raise SubmissionError(f"{readable(str(path))}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    # nbformat 4 keeps a list of cells; nbformat 3 (IPython 1-2) its cells in worksheets,
+    # converted to 4 by nbformat.reads below
+    v3 = isinstance(raw, dict) and raw.get("nbformat") == 3 and isinstance(raw.get("worksheets"), list)
+    if not isinstance(raw, dict) or not (isinstance(raw.get("cells"), list) or v3):
+        raise SubmissionError(f"{readable(str(path))}: not a Jupyter notebook (no list of cells)")
     try:
         notebook = nbformat.reads(text, as_version=4)
         nbformat.validate(notebook)
     except Exception as exc:  # nbformat raises several unrelated types
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SubmissionError(f"{path}: not a valid notebook: {reason}") from None
+        raise SubmissionError(f"{readable(str(path))}: not a valid notebook: {reason}") from None
     cells = []
     for index, cell in enumerate(notebook.cells):
         cells.append(Cell(index, cell.cell_type, cell.source, hint=_metadata_hint(cell.metadata)))

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from grader.cli import main
+from grader.text import report_name
 from tests.conftest import EXAMPLES, ROOT
 
 PICK = ["model_solution.ipynb", "made_up_pid.ipynb", "invalid_file.ipynb"]
@@ -38,14 +39,14 @@ def test_grade_writes_results_csv_and_feedback(tmp_path, capsys):
     assert by_student["made_up_pid"]["q3"] == "16" and by_student["made_up_pid"]["total"] == "96"
     assert by_student["invalid_file"]["status"] == "error" and by_student["invalid_file"]["q1"] == ""
 
-    feedback = (out / "feedback" / "made_up_pid.md").read_text()
+    feedback = (out / "feedback" / f"{report_name('made_up_pid')}.md").read_text()
     assert "## Q3: 16 / 20" in feedback
     assert "printed PIDs are real (0/4) (hidden check)" in feedback
     observed = [line for line in feedback.splitlines() if line.lstrip().startswith("- Observed")]
     assert not any("12345" in line for line in observed)  # the hidden check's observation is withheld
     assert 'print("Worker process ID:", 12345)' in feedback  # the code credited to Q3 is shown
     assert "Observed: observed 1 child process" in feedback
-    assert "not valid JSON" in (out / "feedback" / "invalid_file.md").read_text()
+    assert "not valid JSON" in (out / "feedback" / f"{report_name('invalid_file')}.md").read_text()
 
 
 def test_check_exit_codes(tmp_path, capsys):

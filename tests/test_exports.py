@@ -10,6 +10,7 @@ import pytest
 
 from grader.cli import main
 from grader.reports import gradescope, html
+from grader.text import report_name
 from tests.conftest import EXAMPLES, grade_path
 
 
@@ -108,7 +109,7 @@ def test_review_flags_and_what_was_read_reach_every_report(tmp_path):
     assert q5["found"] == "shape" and "pool.map" in q5["code"]
     summary = (out / "summary.html").read_text()
     assert "To review" in summary and "renumbered" in summary.split("To review", 1)[1]
-    page = (out / "feedback" / "renumbered.html").read_text()
+    page = (out / "feedback" / f"{report_name('renumbered')}.html").read_text()
     assert "For the instructor to review" in page and "found by shape" in page
-    markdown = (out / "feedback" / "model_solution.md").read_text()
+    markdown = (out / "feedback" / f"{report_name('model_solution')}.md").read_text()
     assert "What was read as your answer:" in markdown and "The code credited to this question:" in markdown

@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-/tmp/grader-screenshots}
 python3 dev.py grader grade submissions_example/ --timeout 5 --out "$out/results" >/dev/null
-for page in results/feedback/dana.html results/feedback/threads_instead_of_processes.html results/summary.html; do
+# feedback files are named <student>-<hash>.html (grader.text.report_name)
+for page in "$out"/results/feedback/dana-*.html "$out"/results/feedback/threads_instead_of_processes-*.html "$out"/results/summary.html; do
+  page=${page#"$out/"}
   name=$(basename "$page" .html)
   chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
     --disable-component-update --disable-sync --user-data-dir="$(mktemp -d)" --hide-scrollbars \

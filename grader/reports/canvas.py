@@ -15,6 +15,7 @@ from pathlib import Path
 
 from grader.scoring import SubmissionResult
 from grader.submission import canvas_identity
+from grader.text import csv_row
 
 ROSTER_COLUMNS = ("Student", "ID", "SIS User ID", "Section")
 
@@ -70,10 +71,10 @@ def write(results: list[SubmissionResult], roster: list[dict[str, str]], assignm
     column = f"{assignment} ({assignment_id})" if assignment_id else assignment
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow([*ROSTER_COLUMNS, column])
-        writer.writerow(["Points Possible", "", "", "", f"{max_score:g}"])
-        for row in roster:
+        writer.writerow(csv_row([*ROSTER_COLUMNS, column]))
+        writer.writerow(csv_row(["Points Possible", "", "", "", max_score]))
+        for row in roster:  # a name is the student's own (Canvas lets them edit it): no formulas
             result = matched.get(row["ID"].strip())
-            score = f"{result.score:g}" if result is not None and result.status == "graded" else ""
-            writer.writerow([row.get(c, "") for c in ROSTER_COLUMNS] + [score])
+            score = result.score if result is not None and result.status == "graded" else None
+            writer.writerow(csv_row([row.get(c, "") for c in ROSTER_COLUMNS] + [score]))
     return unmatched

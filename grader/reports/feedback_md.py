@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from grader.scoring import SubmissionResult
+from grader.text import readable, report_name
 
 
 def render(result: SubmissionResult, assignment: str) -> str:
@@ -47,13 +48,9 @@ def render(result: SubmissionResult, assignment: str) -> str:
     return "\n".join(lines)
 
 
-def file_name(student: str) -> str:
-    """A student's name made safe as a file name (the feedback files of every format)."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in student).lstrip(".") or "student"
-
-
 def write(result: SubmissionResult, assignment: str, directory: Path) -> Path:
+    """`feedback/<report_name>.md`: a safe, unique, bounded name (`grader.text.report_name`)."""
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{file_name(result.student)}.md"
-    path.write_text(render(result, assignment), encoding="utf-8")
+    path = directory / f"{report_name(result.student)}.md"
+    path.write_text(readable(render(result, assignment)), encoding="utf-8")
     return path

@@ -1,4 +1,7 @@
-"""`grades.csv`: one row per student, a column per question, for a spreadsheet or gradebook."""
+"""`grades.csv`: one row per student, a column per question, for a spreadsheet or gradebook.
+
+Every row goes through `grader.text.csv_row`: a student's name or text never starts a formula.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +10,19 @@ from pathlib import Path
 
 from grader.rubric import Rubric
 from grader.scoring import SubmissionResult
+from grader.text import csv_row
 
 
 def write(results: list[SubmissionResult], rubric: Rubric, path: Path) -> None:
     ids = [question.id for question in rubric.questions]
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student", *ids, "total", "max", "status", "review"])
+        writer.writerow(csv_row(["student", *ids, "total", "max", "status", "review"]))
         for result in results:
             scores = {question.id: question.score for question in result.questions}
-            writer.writerow([
+            writer.writerow(csv_row([
                 result.student,
-                *[_number(scores[i]) if i in scores else "" for i in ids],
-                _number(result.score), _number(result.max_score), result.status,
+                *[scores.get(i) for i in ids],
+                result.score, result.max_score, result.status,
                 "; ".join(flag.label for flag in result.review),
-            ])
-
-
-def _number(value: float) -> str:
-    return f"{value:g}"
+            ]))

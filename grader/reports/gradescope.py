@@ -8,9 +8,11 @@ leaves out what was observed, as in the student's own feedback. `run_autograder`
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from grader.scoring import SubmissionResult
+from grader.text import clean
 
 
 def build(result: SubmissionResult) -> dict:
@@ -46,6 +48,25 @@ def build(result: SubmissionResult) -> dict:
     }
 
 
+def failure(reason: str) -> dict:
+    """The results of a run that could not grade at all (no rubric, a crash): 0 points and
+    the reason, so the student sees why instead of Gradescope's "no results" error."""
+    return {
+        "score": 0,
+        "output": f"The autograder failed before it could grade your submission: {reason} "
+                  "Please tell your instructor.",
+        "stdout_visibility": "hidden",
+        "tests": [],
+    }
+
+
 def write(result: SubmissionResult, path: Path) -> None:
+    write_document(build(result), path)
+
+
+def write_document(document: dict, path: Path) -> None:
+    """Written whole or not at all (a temporary file renamed), so no torn file is left."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(build(result), indent=2) + "\n", encoding="utf-8")
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(clean(document), indent=2) + "\n", encoding="utf-8")
+    os.replace(partial, path)

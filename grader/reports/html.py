@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from grader.reports.feedback_md import file_name
 from grader.rubric import Rubric
 from grader.scoring import ProcessView, SubmissionResult
+from grader.submission import Skipped
+from grader.text import readable, report_name
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -24,6 +26,7 @@ def _environment() -> Environment:
     environment.globals["css"] = Markup((TEMPLATES / "style.css").read_text(encoding="utf-8"))
     environment.globals["grade_class"] = lambda score, top: "full" if score >= top else ("part" if score > 0 else "none")
     environment.globals["tree"] = _tree
+    environment.globals["report_name"] = report_name
     return environment
 
 
@@ -43,7 +46,8 @@ def feedback(result: SubmissionResult, assignment: str) -> str:
     return _environment().get_template("feedback.html.j2").render(result=result, assignment=assignment)
 
 
-def summary(results: list[SubmissionResult], rubric: Rubric) -> str:
+def summary(results: list[SubmissionResult], rubric: Rubric, skipped: Sequence[Skipped] = ()) -> str:
+    """`skipped`: the entries of the class directories that were not graded (`submission.Skipped`)."""
     graded = [r for r in results if r.status == "graded"]
     scores = [r.score for r in graded]
     top = rubric.max_score or 1
@@ -75,12 +79,14 @@ def summary(results: list[SubmissionResult], rubric: Rubric) -> str:
         failures=[{"question": q, "check": c, "students": s} for (q, c), s in common],
         error_list=[r for r in results if r.status == "error"],
         review_list=[r for r in graded if r.review],
+        skipped=list(skipped),
     )
 
 
-def write(results: list[SubmissionResult], rubric: Rubric, out: Path) -> None:
+def write(results: list[SubmissionResult], rubric: Rubric, out: Path, skipped: Sequence[Skipped] = ()) -> None:
+    """`feedback/<report_name>.html` per student (`grader.text.report_name`), `summary.html`."""
     (out / "feedback").mkdir(parents=True, exist_ok=True)
     for result in results:
-        (out / "feedback" / f"{file_name(result.student)}.html").write_text(
-            feedback(result, rubric.assignment), encoding="utf-8")
-    (out / "summary.html").write_text(summary(results, rubric), encoding="utf-8")
+        (out / "feedback" / f"{report_name(result.student)}.html").write_text(
+            readable(feedback(result, rubric.assignment)), encoding="utf-8")
+    (out / "summary.html").write_text(readable(summary(results, rubric, skipped)), encoding="utf-8")
