@@ -1,19 +1,19 @@
-"""Turn the probe's raw event files into facts about one run: processes, writes, pool tasks.
+"""Turn the records the collector accepted into facts about one run: processes, writes, tasks.
 
-The probe writes one JSON-lines file per process. Here they are read back and joined: each
-process gets the question it belongs to (the question that was running when its creator
-started it), its own output reassembled from its writes in order (the notebook's stream
-output interleaves children's pieces; per-process writes do not), its exit code, and whether
-multiprocessing made it and whether it was a pool worker.
+Each record already names its process by the kernel's word (`collector.py`). Here they are
+joined: each process gets the question it belongs to (the question that was running when its
+creator started it), its own output reassembled from its writes in order (the notebook's
+stream output interleaves children's pieces; per-process writes do not), its exit code, and
+whether multiprocessing made it and whether it was a pool worker. A process's claims about
+another process (that it started it, how it ended) count only if the kernel agrees that it
+is that process's parent.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,7 @@ class Evidence:
     cut: tuple[tuple[str | None, str], ...] = ()  # (question, process) whose output was cut
     limits_hit: tuple[str, ...] = ()  # limits of the whole run that were reached (cgroups)
     inputs: tuple[tuple[str | None, str], ...] = ()  # (question, prompt) of each input() call
+    rejected: tuple[str, ...] = ()  # records dropped because they contradicted the kernel
 
     def for_question(self, question: str) -> "QuestionEvidence":
         children = tuple(
@@ -158,46 +159,41 @@ def _without_tracebacks(text: str) -> str:
     return "".join(kept)
 
 
-def _events(directory: Path) -> list[dict]:
-    """Every event, each with the key of its process (one file per process)."""
-    events: list[dict] = []
-    for path in sorted(directory.glob("*.jsonl")):
-        namespace = ""
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                try:
-                    event = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a process killed mid-write leaves a torn last line
-                if not (isinstance(event, dict) and "k" in event and isinstance(event.get("pid"), int)):
-                    continue
-                if event["k"] == "proc":
-                    namespace = str(event.get("ns", ""))
-                event["key"] = f"{namespace}/{event['pid']}"
-                if event["k"] in ("child", "reaped"):
-                    event["child_key"] = f"{namespace}/{event.get('child')}"
-                events.append(event)
-    events.sort(key=lambda event: event.get("t", 0))
-    return events
-
-
-def read_evidence(directory: Path, units: tuple[UnitOutcome, ...], limits_hit: tuple[str, ...] = ()) -> Evidence:
+def build_evidence(events: list[dict], units: tuple[UnitOutcome, ...], limits_hit: tuple[str, ...] = (),
+                   rejected: tuple[str, ...] = ()) -> Evidence:
+    """`events`: the collector's records, in the order they came."""
     facts: dict[str, dict] = defaultdict(lambda: {"stdout": [], "stderr": []})
+    for event in events:
+        if event["k"] == "proc":
+            facts[event["key"]].update(pid=event["pid"], ppid=event["ppid"], parent=event["parent"],
+                                       how=event["how"], q=event.get("q"))
     started_in: dict[str, str | None] = {}  # child -> question, as seen by its creator
     writes, tasks, cut, inputs = [], [], [], []
     roots: set[str] = set()
-    for event in _events(directory):
+    refused: list[str] = list(rejected)
+
+    def parent_says(event: dict) -> bool:
+        """The sender is the child's parent, or started the forkserver that forked it."""
+        child = facts.get(event["child_key"], {})
+        parent = facts.get(child.get("parent") or "", {})
+        if event["key"] in (child.get("parent"), parent.get("parent") if parent.get("how") == "forkserver" else None):
+            return True
+        if "how" in child and "claimed to be the parent of a process it did not start" not in refused:
+            refused.append("claimed to be the parent of a process it did not start")
+        return False
+
+    for event in events:
         key, kind = event["key"], event["k"]
         fact = facts[key]
         if kind == "proc":
-            fact.update(pid=event["pid"], ppid=event.get("ppid", 0), how=event.get("how", "exec"), q=event.get("q"))
-            if event.get("how") == "root":
+            if event["how"] == "root":
                 roots.add(key)
         elif kind == "child":
-            started_in[event["child_key"]] = event.get("q")
-            facts[event["child_key"]].setdefault("name", event.get("name"))
+            if parent_says(event):
+                started_in[event["child_key"]] = event.get("q")
+                facts[event["child_key"]].setdefault("name", event.get("name"))
         elif kind == "mp":
-            fact.update(name=event.get("name"), creator=event.get("mp_parent"))
+            fact.update(name=event.get("name"), mp_parent=event.get("mp_parent"))
         elif kind == "pool_worker":
             fact["pool_worker"] = True
         elif kind == "server":
@@ -205,9 +201,10 @@ def read_evidence(directory: Path, units: tuple[UnitOutcome, ...], limits_hit: t
         elif kind == "exit":
             fact["exit_code"] = event.get("code")
         elif kind == "reaped":  # the parent's word wins: it also knows deaths by signal
-            facts[event["child_key"]]["reaped"] = event.get("code")
+            if parent_says(event):
+                facts[event["child_key"]]["reaped"] = event.get("code")
         elif kind == "write":
-            fact["stderr" if event.get("stream") == "stderr" else "stdout"].append(str(event.get("text", "")))
+            fact["stderr" if event["stream"] == "stderr" else "stdout"].append(event["text"])
             writes.append(event)
         elif kind == "task":
             tasks.append(event)
@@ -219,11 +216,15 @@ def read_evidence(directory: Path, units: tuple[UnitOutcome, ...], limits_hit: t
     processes: dict[str, Process] = {}
     for key, fact in facts.items():
         if "how" not in fact:
-            continue  # events from a process whose start was never reported
+            continue  # records of a process whose hello the collector refused
+        parent = facts.get(fact.get("parent") or "", {})
+        creator = None
+        if parent.get("how") == "forkserver" and fact.get("mp_parent"):
+            creator = fact["mp_parent"]  # the forkserver forks it; multiprocessing says for whom
         processes[key] = Process(
             key=key, pid=fact["pid"], ppid=fact["ppid"], how=fact["how"],
             question=started_in.get(key, fact.get("q")) if key not in roots else None,
-            name=fact.get("name"), creator=fact.get("creator"),
+            name=fact.get("name"), creator=creator,
             # a worker the pool ended before it began its loop never said so itself
             pool_worker=fact.get("pool_worker", False) or "PoolWorker" in (fact.get("name") or ""),
             exit_code=fact.get("reaped", fact.get("exit_code")),
@@ -240,14 +241,11 @@ def read_evidence(directory: Path, units: tuple[UnitOutcome, ...], limits_hit: t
     return Evidence(
         roots=frozenset(roots),
         processes=processes,
-        writes=tuple(
-            Write(e["key"], e.get("stream", "stdout"), str(e.get("text", "")), question_of(e), bool(e.get("thread", True)))
-            for e in writes
-        ),
-        tasks=tuple(Task(e["key"], question_of(e), tuple(str(v) for v in e.get("values", [])),
-                         tuple(str(v) for v in e.get("inputs", []))) for e in tasks),
+        writes=tuple(Write(e["key"], e["stream"], e["text"], question_of(e), e["thread"]) for e in writes),
+        tasks=tuple(Task(e["key"], question_of(e), tuple(e["values"]), tuple(e["inputs"])) for e in tasks),
         units=units,
         cut=tuple((question_of(e), e["key"]) for e in cut),
         limits_hit=limits_hit,
-        inputs=tuple((question_of(e), str(e.get("prompt", ""))[:200]) for e in inputs),
+        inputs=tuple((question_of(e), e["prompt"]) for e in inputs),
+        rejected=tuple(refused),
     )

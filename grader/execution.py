@@ -3,22 +3,25 @@
 A notebook runs cell by cell (by IPython in the runner, or in a Jupyter kernel); a script
 runs statement by statement (see `_grader_runner`). Either way the unit of execution is small
 enough that a question that hangs or crashes is stopped on its own. Every process of the run
-carries the probe, which reports into the run's evidence directory, never through the
-notebook's output; everything happens in a scratch copy, inside the sandbox.
+carries the probe, which reports over the collector's socket, never through the notebook's
+output; everything happens in a scratch copy, inside the sandbox, which sees none of the
+instructor's files: not the other submissions, the output, the rubric or the grader.
 """
 
 from __future__ import annotations
 
 import ast
-import json
+import os
 import shutil
+import site
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import grader
 from grader.attribution import Attribution
-from grader.evidence import Evidence, read_evidence
+from grader.evidence import Evidence, build_evidence
+from grader.probe._grader_sandbox import copy_tree
 from grader.sandbox import Limits, RunSandbox, passed_environment
 from grader.submission import Submission
 from grader.syntax import is_main_guard
@@ -106,65 +109,60 @@ def _units_by_cell(submission: Submission, attribution: Attribution, region_of) 
     return units
 
 
-def probe_environment(evidence_dir: Path, sandbox: RunSandbox, regions_file: Path | None = None) -> dict[str, str]:
-    """The environment of a run's root process: the probe on the path, reporting to
-    `evidence_dir`, temp and home inside the run, and of the grader's own environment only
-    what `passed_environment` lets through."""
+def probe_environment(sandbox: RunSandbox) -> dict[str, str]:
+    """The environment of a run's root process: the probe on the path, reporting to the
+    collector, temp and home inside the run, and of the grader's own environment only what
+    `passed_environment` lets through."""
     env = passed_environment()
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
     env.update(
         PYTHONPATH=str(PROBE_DIR),
         PYTHONUNBUFFERED="1",
         PYTHONDONTWRITEBYTECODE="1",
-        GRADER_EVIDENCE_DIR=str(evidence_dir),
-        GRADER_ROOT="1",
         **sandbox.environment(),
     )
-    if regions_file is not None:
-        env["GRADER_PROBE_REGIONS"] = str(regions_file)
     return env
 
 
 ENGINES = ("shell", "kernel")
 
 
-def execute(submission: Submission, attribution: Attribution, limits: Limits,
+def execute(submission: Submission, attribution: Attribution, limits: Limits, questions: frozenset[str],
             protect: tuple[Path, ...] = (), engine: str = "shell") -> Evidence:
-    """Run the submission in a scratch copy, under the sandbox, and read the evidence.
+    """Run the submission in a scratch copy, under the sandbox, and collect the evidence.
     `protect`: paths the run must not see (the output directory, the rubric). `engine`: how
     a notebook runs: "shell" (IPython in a plain process, fast) or "kernel" (a real Jupyter
     kernel through nbclient, for anything that needs one); scripts always run as scripts."""
     from grader import runner_engine
 
-    with tempfile.TemporaryDirectory(prefix="grader-run-", ignore_cleanup_errors=True) as work:
-        work_dir = Path(work)
-        evidence_dir = work_dir / "evidence"
-        evidence_dir.mkdir()
-        hide = _hidden_paths(submission, protect)
-        with RunSandbox(limits, work_dir, hide) as sandbox:
-            path = _scratch_copy(submission, work_dir / "scratch", attribution.script)
-            if submission.kind == "notebook":
-                units = notebook_units(submission, attribution)
-                env = probe_environment(evidence_dir, sandbox)
-                if engine == "kernel":
-                    from grader import kernel_engine  # imports nbclient: only when asked for
+    original = (submission.folder or submission.path).resolve().parent
+    with RunSandbox(limits, questions, covered_paths((original, *protect)), kept_paths()) as sandbox:
+        path = _scratch_copy(submission, sandbox.scratch, attribution.script)
+        env = probe_environment(sandbox)
+        if submission.kind == "notebook":
+            units = notebook_units(submission, attribution)
+            if engine == "kernel":
+                from grader import kernel_engine  # imports nbclient: only when asked for
 
-                    outcomes = kernel_engine.run(path, units, limits, work_dir, env, sandbox)
-                else:
-                    outcomes = runner_engine.run(path, "cells", units, limits, work_dir, env, sandbox)
+                outcomes = kernel_engine.run(path, units, limits, env, sandbox)
             else:
-                units = script_units(submission, attribution)
-                regions_file = work_dir / "regions.json"
-                regions_file.write_text(json.dumps({str(path): attribution.regions}))
-                env = probe_environment(evidence_dir, sandbox, regions_file)
-                outcomes = runner_engine.run(path, "statements", units, limits, work_dir, env, sandbox)
-            return read_evidence(evidence_dir, tuple(outcomes), tuple(sandbox.limits_hit()))
+                outcomes = runner_engine.run(path, "cells", units, limits, env, sandbox)
+        else:
+            units = script_units(submission, attribution)
+            outcomes = runner_engine.run(path, "statements", units, limits, env, sandbox,
+                                         regions={str(path): attribution.regions})
+        collector = sandbox.finish()
+        rejected = tuple(collector.rejected)
+        if collector.rejections > len(rejected):
+            rejected += (f"{collector.rejections - len(rejected)} more records dropped",)
+        return build_evidence(collector.events, tuple(outcomes), tuple(sandbox.limits_hit()), rejected)
 
 
 def _scratch_copy(submission: Submission, scratch: Path, script: str) -> Path:
     """The run works on a copy: the original can be neither changed nor deleted. A script's
     copy is the text attribution made runnable (sentences typed among the code blanked)."""
     if submission.folder is not None:
-        shutil.copytree(submission.folder, scratch, dirs_exist_ok=True, symlinks=True)
+        copy_tree(str(submission.folder), str(scratch))
         path = scratch / submission.path.relative_to(submission.folder)
     else:
         path = scratch / submission.path.name
@@ -175,14 +173,41 @@ def _scratch_copy(submission: Submission, scratch: Path, script: str) -> Path:
     return path
 
 
-def _hidden_paths(submission: Submission, protect: tuple[Path, ...]) -> list[Path]:
-    """The directory of submissions (other students' work) and what the caller protects,
-    unless hiding it would hide the interpreter or the grader itself."""
-    needed = [Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), PROBE_DIR.resolve()]
-    original = (submission.folder or submission.path).resolve().parent
-    hidden = []
-    for path in (original, *protect):
+# never covered: the system itself
+_SYSTEM = {Path(p) for p in ("/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32",
+                             "/proc", "/sbin", "/sys", "/usr", "/var", "/nix", "/opt", "/snap")}
+
+
+def covered_paths(private: tuple[Path, ...]) -> list[Path]:
+    """What a run must not see: each `private` path and the folder around it (the folder of
+    submissions: other students, other sections; the output and earlier batches' results;
+    the rubric), the grader's own install, the homes, every temp directory, /run (host
+    sockets), and Gradescope's /autograder."""
+    package = Path(grader.__file__).resolve().parent
+    paths = [package, Path.home(), Path("/root"), Path("/home"), Path("/tmp"), Path("/var/tmp"), Path("/run"),
+             Path("/var/run"), Path("/autograder"), Path("/mnt"), Path("/media"), Path("/srv")]
+    if (package.parent / "pyproject.toml").exists():
+        paths.append(package.parent)  # a checkout: the examples, the model solution
+    for path in private:
         path = path.resolve()
-        if path.is_dir() and not any(n == path or path in n.parents for n in needed):
-            hidden.append(path)
-    return hidden
+        paths += [path, path.parent]
+    covered: list[Path] = []
+    for path in paths:
+        if path.is_symlink() or not path.is_dir():
+            continue
+        path = path.resolve()
+        if path not in _SYSTEM and path not in covered:
+            covered.append(path)
+    return covered
+
+
+def kept_paths() -> list[Path]:
+    """What a run needs inside what is covered: the interpreter, its packages, the probe."""
+    paths = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).parent, PROBE_DIR,
+             *(Path(p) for p in site.getsitepackages()), Path(site.getusersitepackages())]
+    kept: list[Path] = []
+    for path in paths:
+        for form in (path.absolute(), path.resolve()):
+            if form.is_dir() and form not in kept:
+                kept.append(form)
+    return kept

@@ -4,7 +4,9 @@ nbclient drives the kernel; this module adds what grading needs on top: the kern
 the grader's own interpreter (a `python3` kernelspec elsewhere on the machine must not change a
 result), the probe is loaded in it, each cell tells the probe its question first, a question
 that overruns has its processes killed and the kernel interrupted (or restarted), and a
-kernel that dies is restarted so grading goes on with the next cell.
+kernel that dies is restarted so grading goes on with the next cell. The time limit is kept
+here, outside the kernel; the notebook's outputs are not kept at all (the evidence comes
+from the probe), only a cell's error, bounded, so a flood of output costs reading it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 import subprocess
 import sys
 import time
+from itertools import count
 from pathlib import Path
 
 import nbformat
@@ -31,6 +34,17 @@ _SETUP = ("import _grader_probe as _grader_probe; _grader_probe.install_taps(); 
           "get_ipython().kernel.raw_input = _grader_probe.answer_input")  # ipykernel sets input() per cell
 
 
+class _Client(NotebookClient):
+    """nbclient, keeping of a cell's outputs only its first error, cut short."""
+
+    def output(self, outs, msg, display_id, cell_index):  # type: ignore[no-untyped-def]
+        if msg["msg_type"] == "error" and not outs:
+            content = msg.get("content", {})
+            outs.append(nbformat.v4.new_output("error", ename=str(content.get("ename", ""))[:200],
+                                               evalue=str(content.get("evalue", ""))[:2000], traceback=[]))
+        return None
+
+
 class _OwnInterpreter(KernelSpecManager):
     """Every kernel name resolves to ipykernel on the grader's interpreter, in the sandbox."""
 
@@ -42,35 +56,41 @@ class _OwnInterpreter(KernelSpecManager):
         return KernelSpec(argv=self.argv, display_name="grader", language="python", name="grader")
 
 
-def run(path: Path, units: list[Unit], limits: Limits, work_dir: Path, env: dict[str, str],
+def run(path: Path, units: list[Unit], limits: Limits, env: dict[str, str],
         sandbox: RunSandbox) -> list[UnitOutcome]:
-    return asyncio.run(_run(path, units, limits, work_dir, env, sandbox))
+    return asyncio.run(_run(path, units, limits, env, sandbox))
 
 
-async def _run(path: Path, units: list[Unit], limits: Limits, work_dir: Path, env: dict[str, str],
+async def _run(path: Path, units: list[Unit], limits: Limits, env: dict[str, str],
                sandbox: RunSandbox) -> list[UnitOutcome]:
     outcomes: list[UnitOutcome] = []
     budgets: dict[str | None, float] = {}  # seconds left per question, kept across restarts
     deadline = time.monotonic() + limits.submission_timeout
     specs = _OwnInterpreter(sandbox.command([sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]))
-    while len(outcomes) < len(units):  # one pass per kernel; a kernel death starts the next pass
+    for start in count():  # one pass per kernel; a kernel death starts the next pass
+        if len(outcomes) >= len(units):
+            break
         # Unix sockets instead of TCP: nothing listens on the network, and the kernel still
-        # reaches the grader from inside a network namespace
+        # reaches the grader from inside a network namespace. The connection file is the
+        # grader's, new for each start, where the run can read it but not change it.
         km = AsyncKernelManager(kernel_name="grader", kernel_spec_manager=specs,
-                                transport="ipc", ip=str(work_dir / "kernel"),
-                                connection_file=str(work_dir / "kernel.json"))
-        client = NotebookClient(nbformat.v4.new_notebook(), km=km, allow_errors=True,
-                                kernel_name="grader", startup_timeout=60, shutdown_kernel="immediate")
-        with open(work_dir / "kernel.log", "ab") as log:  # the kernel's own chatter, not evidence
+                                transport="ipc", ip=str(sandbox.kernel_dir / f"k{start}"),
+                                connection_file=str(sandbox.connection_dir / f"kernel-{start}.json"))
+        km.write_connection_file()
+        sandbox.give(Path(km.connection_file))
+        client = _Client(nbformat.v4.new_notebook(), km=km, allow_errors=True,
+                         kernel_name="grader", startup_timeout=60, shutdown_kernel="immediate")
+        sandbox.collector.new_epoch()
+        with sandbox.stdin(sandbox.instructions(path.parent)) as stdin:
             try:
-                async with client.async_setup_kernel(env=env, cwd=str(path.parent), stdout=log, stderr=log,
-                                                     stdin=subprocess.DEVNULL, cleanup_kc=True):
+                async with client.async_setup_kernel(env=env, cwd=str(path.parent), stdout=subprocess.DEVNULL,
+                                                     stderr=subprocess.DEVNULL, stdin=stdin, cleanup_kc=True):
                     try:
                         await _run_units(client, km, units, limits, budgets, deadline, outcomes)
                     finally:  # before the kernel goes, or its orphans would escape the kill
                         sandbox.sweep(km.provisioner.pid)
             except (DeadKernelError, CellTimeoutError, RuntimeError, TimeoutError) as exc:
-                reason = f"the kernel failed: {type(exc).__name__}: {exc}"
+                reason = f"the kernel failed: {type(exc).__name__}: {str(exc)[:300]}"
                 outcomes.extend(UnitOutcome(u.question, u.label, "not run", reason)
                                 for u in units[len(outcomes):])
     return outcomes

@@ -23,6 +23,7 @@ class Review(str, enum.Enum):
     INPUT_CALLED = "the code called input(): the grader answered"
     CONTENT_BUT_ZERO = "has an answer, but earned 0 points"
     FEW_FOUND = "fewer than half of the questions were found"
+    EVIDENCE_REJECTED = "the run sent records that contradict what the kernel saw: forged or broken evidence"
 
     @property
     def short(self) -> str:
@@ -45,9 +46,12 @@ _FOUND = {Found.PROMPT: Review.FOUND_BY_PROMPT, Found.ORDER: Review.FOUND_BY_ORD
 
 
 def review_flags(attribution: Attribution, inputs: tuple[tuple[str | None, str], ...],
-                 scores: dict[str, float]) -> tuple[ReviewFlag, ...]:
-    """`inputs`: (question, prompt) of each input() call; `scores`: each question's points."""
+                 scores: dict[str, float], rejected: tuple[str, ...] = ()) -> tuple[ReviewFlag, ...]:
+    """`inputs`: (question, prompt) of each input() call; `scores`: each question's points;
+    `rejected`: why the collector dropped records of the run."""
     flags: list[ReviewFlag] = []
+    if rejected:
+        flags.append(ReviewFlag(None, Review.EVIDENCE_REJECTED, "records dropped: " + "; ".join(rejected[:5])))
     for question, how in attribution.found.items():
         if how in _FOUND:
             flags.append(ReviewFlag(question, _FOUND[how], f"{question.upper()} was {_FOUND[how].value}"))

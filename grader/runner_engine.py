@@ -2,20 +2,20 @@
 
 Scripts always run this way; notebooks do too unless the kernel engine is asked for: the
 runner executes cells with IPython itself, so a notebook costs one interpreter start instead
-of a Jupyter kernel's. The runner reports each unit's outcome over the evidence channel; this
-side starts it, bounds its total time, and marks the units it never reached.
+of a Jupyter kernel's. The runner reports each unit's start and outcome over the collector's
+socket; this side starts it, keeps each unit's time limit from outside as well (a student who
+disarms the runner's own watchdog gains nothing), bounds the total time, and marks the units
+it never reached.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from itertools import count
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,8 +24,8 @@ from grader.execution import Unit
 from grader.sandbox import Limits, RunSandbox
 from grader.zygote import zygote
 
-
 STUCK = 75  # the runner's exit code after a unit that ignored its interrupt was reported
+GRACE = 3.0  # past a unit's time limit: the runner's own watchdog acts within 2 s, then this side
 
 
 @dataclass(frozen=True)
@@ -36,20 +36,20 @@ class _End:
     reason: str
 
 
-def run(path: Path, mode: str, units: list[Unit], limits: Limits, work_dir: Path,
-        env: dict[str, str], sandbox: RunSandbox) -> list[UnitOutcome]:
+def run(path: Path, mode: str, units: list[Unit], limits: Limits, env: dict[str, str],
+        sandbox: RunSandbox, regions: dict | None = None) -> list[UnitOutcome]:
     """`mode`: "statements" (a script) or "cells" (a notebook). A notebook's process that
     dies is started again for the cells after the one that killed it, as a kernel would be
     restarted; a script that ends ends. A unit that would not stop is reported by the runner
-    and both go on in a fresh process (a script's definitions replayed first)."""
+    (or found overrunning by this side) and both go on in a fresh process (a script's
+    definitions replayed first)."""
     deadline = time.monotonic() + limits.submission_timeout
     budgets: dict[str, float] = {}  # seconds left per question, across restarts
     outcomes: list[UnitOutcome] = []
-    attempts = count()
     while len(outcomes) < len(units):
         replay = [u for u in units[: len(outcomes)] if u.definition] if mode == "statements" else []
-        reported, end = _run_once(path, mode, units[len(outcomes):], limits, budgets, deadline,
-                                  work_dir / f"run{next(attempts)}", env, sandbox, replay)
+        reported, end = _run_once(path, mode, units[len(outcomes):], limits, budgets, deadline, env, sandbox,
+                                  replay, regions)
         outcomes.extend(reported)
         rest = units[len(outcomes):]
         if not rest or end.kind == "stuck":
@@ -62,66 +62,108 @@ def run(path: Path, mode: str, units: list[Unit], limits: Limits, work_dir: Path
 
 
 def _run_once(path: Path, mode: str, units: list[Unit], limits: Limits, budgets: dict[str, float],
-              deadline: float, run_dir: Path, env: dict[str, str], sandbox: RunSandbox,
-              replay: list[Unit]) -> tuple[list[UnitOutcome], _End]:
+              deadline: float, env: dict[str, str], sandbox: RunSandbox, replay: list[Unit],
+              regions: dict | None) -> tuple[list[UnitOutcome], _End]:
     """One runner process over `units`: the outcomes of the units it finished, in order up
     to the first it did not, and how it ended (which matters only if that is not all)."""
-    run_dir.mkdir()
     runnable = [u for u in units if u.syntax_error is None]
-    report = run_dir / "units.jsonl"
-    config = {
+    runner = {
         "mode": mode,
         "path": str(path),
         "timeout": limits.timeout,
         "budgets": budgets,
-        "report": str(report),
         "stuck_exit": STUCK,
+        "regions": regions,
         "replay": [{"start": u.start, "end": u.end, "indented": u.indented} for u in replay],
         "units": [{"q": u.question, "start": u.start, "end": u.end, "indented": u.indented,
                    "source": u.source} for u in runnable],
     }
-    config_file = run_dir / "runner.json"
-    config_file.write_text(json.dumps(config))
+    instructions = sandbox.instructions(path.parent, runner)
     questions = {u.question for u in runnable}
     by_questions = limits.timeout * max(len(questions), 1) + 5
     wall = min(by_questions, deadline - time.monotonic())
-    end = _End("exited", "the program exited before it")
+    collector = sandbox.collector
+    assert collector is not None
+    collector.new_epoch()
+    ended = threading.Event()
     forker = zygote()
-    run = None
+    started = None
     if forker is not None:
         try:
-            run = forker.start(sandbox.spec_file(), config_file, env, path.parent)
+            started = forker.start(instructions, env, path.parent)
         except OSError:
-            run = None  # the zygote is gone: this run starts a fresh interpreter instead
-    if run is not None:
-        pid, wait, kill = run.pid, run.wait, lambda: _kill(run.pid)
+            started = None  # the zygote is gone: this run starts a fresh interpreter instead
+    if started is not None:
+        pid, wait = started.pid, started.wait
     else:
-        process = subprocess.Popen(
-            sandbox.command([sys.executable, "-m", "_grader_runner", str(config_file)]),
-            cwd=path.parent, env=env,
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        pid, wait, kill = process.pid, process.wait, process.kill
-    # a timer, not wait(timeout=...): that polls, adding up to 50 ms to every run
-    overran = threading.Event()
-    timer = threading.Timer(max(wall, 0.1), lambda: (overran.set(), sandbox.sweep(pid), kill()))
-    timer.start()
-    try:
-        code = wait()
-        if overran.is_set():
-            end = _End("overran", f"the submission's time limit of {limits.submission_timeout:g} s ran out"
-                       if wall < by_questions else f"the run took longer than its questions' time limits ({by_questions:g} s)")
-        elif code == STUCK:
-            end = _End("stuck", "stopped after its time limit")
-        elif code != 0:
-            end = _End("exited", f"the {'notebook' if mode == 'cells' else 'script'}'s process ended with code {code}")
-    finally:
-        timer.cancel()
-        sandbox.sweep(pid)
-        kill()
+        with sandbox.stdin(instructions) as stdin:
+            process = subprocess.Popen(
+                sandbox.command([sys.executable, "-m", "_grader_runner"]),
+                cwd=path.parent, env=env, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        pid, wait = process.pid, process.wait
+
+    def watch() -> None:
         wait()
-    return _reported(units, report, budgets), end
+        ended.set()
+        collector.poke()
+
+    threading.Thread(target=watch, daemon=True, name="grader-run-wait").start()
+    finish = time.monotonic() + max(wall, 0.1)
+    end = _End("exited", "the program exited before it")
+    overran = None  # index of a unit that this side found overrunning
+    out_of_time = False  # the whole run's limit was reached
+    with collector.changed:
+        while not ended.is_set():
+            now = time.monotonic()
+            limit = finish
+            if collector.started is not None and collector.started[0] not in collector.units:
+                index, since = collector.started
+                if index < len(runnable):
+                    question = runnable[index].question or ""
+                    left = budgets.get(question, limits.timeout) - sum(
+                        seconds for n, (_s, _e, seconds) in collector.units.items()
+                        if n < len(runnable) and (runnable[n].question or "") == question)
+                    limit = min(limit, since + max(left, 0) + GRACE)
+            if now >= limit:
+                overran = collector.started[0] if limit < finish and collector.started else None
+                out_of_time = overran is None
+                break
+            collector.changed.wait(limit - now)
+    if not ended.is_set():
+        sandbox.sweep(pid)
+        _kill(pid)
+        ended.wait()
+    code = wait()
+    sandbox.sweep(pid)
+    collector.settle(5.0)  # the last records of the run, still queued, are read
+    with collector.changed:
+        units_reported = dict(collector.units)
+        last_start = collector.started
+    if overran is not None:
+        units_reported[overran] = ("timeout", None, time.monotonic() - last_start[1])
+        end = _End("stuck", "stopped after its time limit")
+    elif out_of_time:
+        end = _End("overran", f"the submission's time limit of {limits.submission_timeout:g} s ran out"
+                   if wall < by_questions else f"the run took longer than its questions' time limits ({by_questions:g} s)")
+    elif code == STUCK:
+        end = _End("stuck", "stopped after its time limit")
+    elif code != 0:
+        end = _End("exited", f"the {'notebook' if mode == 'cells' else 'script'}'s process ended with code {code}")
+    _account(runnable, units_reported, budgets, limits)
+    return _reported(units, units_reported), end
+
+
+def _account(runnable: list[Unit], reported: dict[int, tuple[str, str | None, float]],
+             budgets: dict[str, float], limits: Limits) -> None:
+    """Time spent per question, by this side's clock, for the next process if there is one:
+    a timed-out question has none left."""
+    for index, (status, _error, seconds) in sorted(reported.items()):
+        if index < len(runnable):
+            question = runnable[index].question or ""
+            left = budgets.get(question, limits.timeout) - seconds
+            budgets[question] = 0.0 if status == "timeout" else left
 
 
 def _kill(pid: int) -> None:
@@ -133,28 +175,16 @@ def _kill(pid: int) -> None:
         pass
 
 
-def _reported(units: list[Unit], report: Path, budgets: dict[str, float]) -> list[UnitOutcome]:
-    events: dict[int, dict] = {}
-    try:
-        lines = report.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        lines = []
-    for line in lines:
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # torn by a kill
-        events[event["n"]] = event
-        budgets[event.get("q") or ""] = event.get("left", 0.0)
+def _reported(units: list[Unit], reported: dict[int, tuple[str, str | None, float]]) -> list[UnitOutcome]:
     outcomes = []
     runnable = 0
     for unit in units:
         if unit.syntax_error:
             outcomes.append(UnitOutcome(unit.question, unit.label, "error", unit.syntax_error))
             continue
-        event = events.get(runnable)
+        event = reported.get(runnable)
         runnable += 1
         if event is None:
             break
-        outcomes.append(UnitOutcome(unit.question, unit.label, event["status"], event.get("error")))
+        outcomes.append(UnitOutcome(unit.question, unit.label, event[0], event[1]))
     return outcomes

@@ -1,10 +1,13 @@
-"""Limits and containment for one run of student code, on whatever this machine allows.
+"""Limits and containment for one submission's runs, on whatever this machine allows.
 
-A run gets its own directory (a scratch copy of the submission, the evidence, a private temp
-and home), its own cgroups where they can be created (processes alive at once, memory in
-total), and a launcher (`probe/_grader_sandbox.py`) that applies the rest from inside:
-namespaces, a read-only file system, resource limits, dropped capabilities. When the run
-ends, `close()` kills every process it left, found through the cgroup and the process tree.
+A submission gets a control directory of the grader's own (mode 700: the scratch copy it
+hands over, the probe's socket, the kernel's connection files), its own cgroups where they
+can be created (processes alive at once, memory in total), a user ID of its own when the
+grader is root, and a launcher (`probe/_grader_sandbox.py`) that applies the rest from
+inside: namespaces, a file system of the run's own, resource limits, dropped capabilities.
+The launcher's instructions go on stdin, never through a file the run could change, and what
+comes back comes over the collector's socket (`collector.py`). When the run ends, `close()`
+kills every process it left, found through the cgroup and the process tree.
 """
 
 from __future__ import annotations
@@ -12,14 +15,19 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, fields
 from itertools import count
 from pathlib import Path
+from typing import IO
 
+from grader.collector import Collector
 from grader.probe._grader_proctree import become_subreaper, kill_descendants, kill_marked
 
 MIB = 1 << 20
@@ -38,10 +46,13 @@ class Limits:
     output: int = 1 * MIB  # kept per question and process; the rest is cut with a note
     cpu_time: int = 300  # CPU seconds per process
     file_size: int = 64 * MIB  # largest file a process may write
+    disk: int = 256 * MIB  # all files the run writes together (its tmpfs)
+    files: int = 20_000  # files and directories the run may create
+    output_total: int = 16 * MIB  # kept of all processes' output together
 
 
 LIMIT_NAMES = {f.name for f in fields(Limits)}
-SIZE_LIMITS = {"memory", "memory_total", "output", "file_size"}
+SIZE_LIMITS = {"memory", "memory_total", "output", "file_size", "disk", "output_total"}
 
 
 def parse_size(text: str | int) -> int:
@@ -160,24 +171,88 @@ class Aborted(Exception):
 
 
 
-class RunSandbox:
-    """The protections of one run. Use as a context manager around the run."""
+_uids_in_use: set[int] = set()
+_RUN_UIDS = 1_800_000_000  # far above any real user; each grader process gets 100 of its own
 
-    def __init__(self, limits: Limits, work_dir: Path, hide: list[Path]) -> None:
+
+def _take_uid() -> int:
+    """A user ID that no other run of this grader uses now (as root only)."""
+    base = _RUN_UIDS + (os.getpid() % 100_000) * 100
+    with _active_lock:
+        uid = next(u for u in range(base, base + 100) if u not in _uids_in_use)
+        _uids_in_use.add(uid)
+    return uid
+
+
+_CONTROL_PREFIX = "grader-run-"
+_swept_stale = False
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a directory tree that cannot make this fail: rm walks any depth without
+    recursion (a run may leave 100,000 nested directories); Python's rmtree is the fallback."""
+    if not os.path.lexists(path):
+        return
+    if shutil.which("rm"):
+        subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    if os.path.lexists(path):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _sweep_stale() -> None:
+    """Control directories and cgroups left by a grader that was killed (SIGKILL, power):
+    a re-run removes them, so nothing of a student stays behind."""
+    global _swept_stale
+    if _swept_stale:
+        return
+    _swept_stale = True
+    for entry in Path(tempfile.gettempdir()).glob(f"{_CONTROL_PREFIX}*-*"):
+        owner = entry.name[len(_CONTROL_PREFIX):].split("-", 1)[0]
+        try:
+            mine = entry.lstat().st_uid == os.geteuid()
+        except OSError:
+            continue
+        if mine and owner.isdigit() and not os.path.exists(f"/proc/{owner}"):
+            remove_tree(entry)
+    for controller in ("pids", "memory"):
+        parent = _own_cgroup(controller)
+        for entry in parent.glob("grader-*-*") if parent is not None and parent.is_dir() else []:
+            owner = entry.name.split("-")[1]
+            if owner.isdigit() and not os.path.exists(f"/proc/{owner}"):
+                try:
+                    entry.rmdir()
+                except OSError:
+                    pass
+
+
+class RunSandbox:
+    """The protections of one submission's runs. Use as a context manager around them.
+
+    `cover`: paths the run must not see (other submissions, the output, the grader, homes,
+    temp directories); `keep`: paths inside those that the run needs, put back read-only
+    (the interpreter, its packages, the probe)."""
+
+    def __init__(self, limits: Limits, questions: frozenset[str], cover: list[Path], keep: list[Path]) -> None:
         self.limits = limits
-        self.work_dir = work_dir
-        self.hide = hide
+        self.questions = questions
+        self.cover = cover
+        self.keep = keep
         # GRADER_ISOLATION=minimal: only resource limits and a subreaper, as on a machine that
         # allows nothing more (for debugging, and for testing that fallback)
         self.full = os.environ.get("GRADER_ISOLATION", "full") != "minimal"
         self.namespaces = self.full and sys.platform.startswith("linux")
+        self.uid = None
         self.cgroups: list[_Controller] = []
         self.unavailable: dict[str, str] = {}
-        self.status_file = work_dir / "sandbox-status.json"
+        self.control = Path()
+        self.collector: Collector | None = None
 
     def __enter__(self) -> "RunSandbox":
         if _aborted.is_set():
             raise Aborted("the batch was interrupted")
+        _sweep_stale()
+        self.control = Path(tempfile.mkdtemp(prefix=f"{_CONTROL_PREFIX}{os.getpid()}-"))
         with _active_lock:
             _active.add(self)
         become_subreaper()  # the grader adopts what escapes a run, to find and kill it
@@ -189,56 +264,99 @@ class RunSandbox:
                 self.cgroups.append(_make_cgroup(controller, limit))
             except OSError as exc:
                 self.unavailable[f"{controller} cgroup"] = str(exc)
-        for name in ("scratch", "tmp", "home"):
-            (self.work_dir / name).mkdir(exist_ok=True)
+        if os.geteuid() == 0 and self.namespaces:
+            self.uid = _take_uid()
+        for name in ("scratch", "tmp", "home", "sock", "kernel", "conn", "stage"):
+            (self.control / name).mkdir()
+        for name in ("sock", "conn"):
+            (self.control / name).chmod(0o755)  # the run's user may look up, not change
+        if self.uid is not None:
+            os.chown(self.control / "kernel", self.uid, self.uid)  # where the kernel makes its sockets
+        self.collector = Collector(self.control / "sock", self.questions, self.limits.output,
+                                   self.limits.output_total)
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
+    @property
+    def scratch(self) -> Path:
+        return self.control / "scratch"
+
+    @property
+    def kernel_dir(self) -> Path:
+        """Where a kernel binds its sockets: the one place outside the workspace the run writes."""
+        return self.control / "kernel"
+
+    @property
+    def connection_dir(self) -> Path:
+        """Where the grader writes a kernel's connection files: the run reads, never writes."""
+        return self.control / "conn"
+
+    def give(self, path: Path) -> None:
+        """A file the grader wrote for the run to read (a kernel's connection file)."""
+        if self.uid is not None:
+            os.chown(path, self.uid, self.uid)
+
     def environment(self) -> dict[str, str]:
         """Where a run may write: its own temp and home, not the instructor's."""
+        home = self.control / "home"
         return {
-            "TMPDIR": str(self.work_dir / "tmp"),
-            "HOME": str(self.work_dir / "home"),
-            "IPYTHONDIR": str(self.work_dir / "home" / ".ipython"),
-            "MPLCONFIGDIR": str(self.work_dir / "home" / ".matplotlib"),
+            "TMPDIR": str(self.control / "tmp"),
+            "HOME": str(home),
+            "IPYTHONDIR": str(home / ".ipython"),
+            "MPLCONFIGDIR": str(home / ".matplotlib"),
+            "GRADER_PROBE_SOCKET": self.collector.path if self.collector else "",
             "GRADER_OUTPUT_LIMIT": str(self.limits.output),
         }
 
     def command(self, argv: list[str]) -> list[str]:
-        """`argv`, started through the launcher with this run's protections."""
+        """`argv`, started through the launcher with this run's protections (its
+        instructions on stdin: `stdin()`)."""
         launcher = Path(__file__).parent / "probe" / "_grader_sandbox.py"
-        return [sys.executable, "-S", str(launcher), str(self.spec_file()), "--", *argv]
+        return [sys.executable, "-S", str(launcher), "--", *argv]
 
-    def spec_file(self) -> Path:
-        """The launcher's instructions for this run (also read by a forked run directly)."""
+    def instructions(self, cwd: Path, runner: dict | None = None) -> dict:
+        """What the launcher applies (and, for a runner, what it runs)."""
         rlimits = {
             "data": self.limits.memory,
             "cpu": int(self.limits.cpu_time),
             "fsize": self.limits.file_size,
             "core": 0,
         }
-        if os.geteuid() != 0:  # counts all this user's processes: allow for those alive now
+        if self.uid is not None:  # the run's own user: its processes are all the user has
+            rlimits["nproc"] = self.limits.processes + 2
+        elif os.geteuid() != 0:  # counts all this user's processes: allow for those alive now
             rlimits["nproc"] = _user_processes() + self.limits.processes
         spec = {
-            "work_dir": str(self.work_dir),
             "cgroups": [str(c.path) for c in self.cgroups],
             "rlimits": rlimits,
             "namespaces": self.namespaces,
-            "hide": [str(p) for p in self.hide],
-            "status_file": str(self.status_file),
+            "uid": self.uid,
+            "control": str(self.control),
+            "root": str(self.control.parent),
+            "stage": str(self.control / "stage"),
+            "cwd": str(cwd),
+            "cover": [str(p) for p in self.cover],
+            "keep": [str(p) for p in self.keep] + [str(self.control / "sock"), str(self.control / "conn")],
+            "writable": [str(self.kernel_dir)],
+            "disk": self.limits.disk,
+            "files": self.limits.files,
+            "shm_bytes": 64 * MIB,
+            "socket": self.collector.path if self.collector else "",
         }
-        spec_file = self.work_dir / "sandbox.json"
-        spec_file.write_text(json.dumps(spec))
-        return spec_file
+        return {"sandbox": spec, "runner": runner}
+
+    def stdin(self, instructions: dict) -> IO[bytes]:
+        """The instructions as a file with no name: nothing of the run can open or change it."""
+        handle = tempfile.TemporaryFile()
+        handle.write(json.dumps(instructions).encode())
+        handle.seek(0)
+        return handle
 
     def status(self) -> dict:
         """What the launcher really applied (empty if it never got that far)."""
-        try:
-            return json.loads(self.status_file.read_text())
-        except (OSError, ValueError):
-            return {}
+        return dict(self.collector.status) if self.collector else {}
 
     def limits_hit(self) -> list[str]:
         """Limits the cgroups saw reached, named for the feedback."""
@@ -256,7 +374,8 @@ class RunSandbox:
         orphans that escaped the root and came back to the grader (a subreaper)."""
         if root is not None:
             kill_descendants(root)
-        kill_marked(os.getpid(), f"GRADER_EVIDENCE_DIR={self.work_dir / 'evidence'}\0".encode(), str(self.work_dir))
+        marker = f"GRADER_PROBE_SOCKET={self.control / 'sock' / 'probe.sock'}\0".encode()
+        kill_marked(os.getpid(), marker, str(self.control))
         for _ in range(100):
             members = [pid for c in self.cgroups for pid in _processes_in(c.path)]
             if not members:
@@ -267,6 +386,14 @@ class RunSandbox:
                 except OSError:
                     pass
             time.sleep(0.01)
+
+    def finish(self) -> Collector:
+        """The run is over: its processes go, and the collector, having read the rest."""
+        self.sweep()
+        collector, self.collector = self.collector, None
+        assert collector is not None
+        collector.close()
+        return collector
 
     def close(self) -> None:
         with _active_lock:
@@ -280,8 +407,11 @@ class RunSandbox:
                 except OSError:
                     time.sleep(0.02)  # the last members are still being reaped
         self.cgroups = []
-
-
+        if self.collector is not None:
+            self.collector.close()
+        remove_tree(self.control)
+        with _active_lock:
+            _uids_in_use.discard(self.uid or -1)  # its processes are gone: free for the next run
 def _user_processes() -> int:
     uid = os.getuid()
     total = 0

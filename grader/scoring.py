@@ -22,6 +22,7 @@ from grader.rubric import Question, Rubric
 from grader.sandbox import Limits, format_size
 from grader.submission import Submission, SubmissionError, load
 from grader.syntax import source_lines
+from grader.text import readable, terminal
 
 
 @dataclass(frozen=True)
@@ -101,20 +102,21 @@ def grade(student: str, path: Path, rubric: Rubric, limits: Limits,
     try:
         submission = load(student, path)
         attribution = attribute(submission, asked(rubric))
-        evidence = execute(submission, attribution, limits, (*protect, rubric.path.parent), engine)
+        evidence = execute(submission, attribution, limits, frozenset(q.id for q in rubric.questions),
+                           (*protect, rubric.path.parent), engine)
         questions = tuple(
             _grade_question(question, submission, attribution, evidence, limits)
             for question in rubric.questions
         )
-        review = review_flags(attribution, evidence.inputs, {q.id: q.score for q in questions})
+        review = review_flags(attribution, evidence.inputs, {q.id: q.score for q in questions}, evidence.rejected)
     except SubmissionError as exc:
         return _error(student, path, rubric, str(exc), started)
     except Exception as exc:  # a grader fault: say so, do not score the student for it
-        traceback.print_exc(file=sys.stderr)  # the whole story, for a bug report
+        sys.stderr.write(terminal(traceback.format_exc(), lines=True))  # the whole story, for a bug report
         detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
         return _error(student, path, rubric, f"{path}: internal grader error: {detail}", started)
     return SubmissionResult(
-        student=student, path=str(path), status="graded",
+        student=student, path=readable(str(path)), status="graded",
         score=round(sum(q.score for q in questions), 2), max_score=rubric.max_score,
         error=None, questions=questions, seconds=round(time.monotonic() - started, 2), review=review,
     )
@@ -131,7 +133,7 @@ def asked(rubric: Rubric) -> tuple[Asked, ...]:
 
 
 def _error(student: str, path: Path, rubric: Rubric, reason: str, started: float) -> SubmissionResult:
-    return SubmissionResult(student, str(path), "error", 0.0, rubric.max_score, reason, (),
+    return SubmissionResult(student, readable(str(path)), "error", 0.0, rubric.max_score, readable(reason), (),
                             round(time.monotonic() - started, 2))
 
 

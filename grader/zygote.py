@@ -65,12 +65,13 @@ class Zygote:
             run.started.set()
             run.ended.set()
 
-    def start(self, spec: Path, config: Path, env: dict[str, str], cwd: Path) -> Run:
+    def start(self, instructions: dict, env: dict[str, str], cwd: Path) -> Run:
+        """`instructions`: the launcher's and the runner's (`RunSandbox.instructions`)."""
         run = Run()
         with self.lock:
             request_id = next(self.ids)
             self.runs[request_id] = run
-            request = {"id": request_id, "spec": str(spec), "config": str(config), "env": env, "cwd": str(cwd)}
+            request = {"id": request_id, **instructions, "env": env, "cwd": str(cwd)}
             try:
                 self.process.stdin.write((json.dumps(request) + "\n").encode())
                 self.process.stdin.flush()

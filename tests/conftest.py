@@ -100,6 +100,6 @@ def leftovers() -> list[int]:
             cwd = os.readlink(f"/proc/{entry}/cwd")
         except OSError:
             continue
-        if (b"GRADER_EVIDENCE_DIR=" in environ or "/grader-run-" in cwd) and not zombie:
+        if (b"GRADER_PROBE_SOCKET=" in environ or "/grader-run-" in cwd) and not zombie:
             found.append(int(entry))
     return found

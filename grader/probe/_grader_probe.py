@@ -1,9 +1,12 @@
 """The probe: runs inside every process of a student's run and reports what really happened.
 
-Printed text proves nothing about processes, so each process of the run writes its own facts
-(PID, parent, how it was created, what it wrote, which pool tasks it computed, how it exited)
-as JSON lines into a file of its own under ``GRADER_EVIDENCE_DIR``. The grader reads those
-files afterwards; nothing travels through the notebook's output.
+Printed text proves nothing about processes, so each process of the run sends its own facts
+(how it was created, what it wrote, which pool tasks it computed, how it exited) as JSON
+messages over a Unix socket that the grader holds (``GRADER_PROBE_SOCKET``). The student's
+code runs in these processes and can send anything, so the messages carry no identity: the
+kernel attaches the sender's PID to each one (SCM_CREDENTIALS), and the grader reads each
+process's parent and PID from /proc while it waits, blocked, for the grader's answer to its
+first message. Nothing travels through the notebook's output or through files of the run.
 
 This module must import nothing from ``grader`` and only cheap standard modules: it is loaded
 by ``sitecustomize`` into every interpreter of the run, including spawned children.
@@ -13,44 +16,61 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 import threading
-import time
 
-_EVIDENCE_DIR = ""  # set by install(), from the environment
-_MAX_TEXT = 64 * 1024  # one write event carries at most the output limit, or this without one
+_SOCKET_PATH = ""  # set by install(), from the environment
+_CHUNK = 8192  # characters of text per message: a message stays far below the socket's size limit
 _OUTPUT_LIMIT = 0  # characters kept per question and process; 0: all
 _written: dict = {}  # question -> characters written by this process
 
-_pid = 0  # the process the open evidence file belongs to
-_fd = -1
+_pid = 0  # the process the open connection belongs to
+_sock: socket.socket | None = None
 _question: str | None = None
 _is_child = False  # a descendant of the root process: its question is fixed at creation
 _regions: dict[str, list[tuple[int, int, str | None]]] = {}
 _installed = False
 
 
-def _open() -> None:
-    global _pid, _fd
-    _pid = os.getpid()
-    path = os.path.join(_EVIDENCE_DIR, f"{_pid}-{time.time_ns()}.jsonl")
+def connect(path: str, hello: dict) -> socket.socket | None:
+    """A connection of this process to the grader: sends `hello` and waits for the answer,
+    so that the grader reads this process's facts from /proc while it is surely alive."""
     try:
-        _fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        sock.settimeout(10)
+        sock.connect(path)
+        sock.send(json.dumps(hello, ensure_ascii=False).encode("utf-8", "replace"))
+        sock.recv(1)
+        sock.settimeout(None)
+        return sock
     except OSError:
-        _fd = -1  # no evidence file (directory gone, fd limit): the run goes on unobserved
+        return None  # no grader (fd limit, socket gone): the process runs unobserved
+
+
+def _hello(how: str) -> None:
+    global _pid, _sock
+    old, _sock, _pid = _sock, None, os.getpid()
+    if old is not None:
+        try:
+            old.close()  # the parent's connection, inherited: the parent's copy stays open
+        except OSError:
+            pass
+    _sock = connect(_SOCKET_PATH, {"k": "hello", "how": how, "q": _question})
 
 
 def emit(kind: str, **fields: object) -> None:
-    """Append one event; never raises into student code."""
-    if not _EVIDENCE_DIR:
+    """Send one record; never raises into student code."""
+    if not _SOCKET_PATH:
         return
-    if os.getpid() != _pid:
-        _open()
-    if _fd < 0:
+    if os.getpid() != _pid:  # a fork the after-fork hook did not see
+        _hello("fork")
+    if _sock is None:
         return
-    record = {"k": kind, "pid": _pid, "t": time.time(), **fields}
     try:
-        os.write(_fd, (json.dumps(record, default=repr) + "\n").encode("utf-8", "replace"))
+        _sock.send(json.dumps({"k": kind, **fields}, default=repr, ensure_ascii=False)
+                   .encode("utf-8", "replace"))
     except Exception:
         pass
 
@@ -84,10 +104,9 @@ def current_question() -> str | None:
     return _question
 
 
-def load_regions(path: str) -> None:
+def load_regions(raw: dict) -> None:
+    """{file: [[first line, last line, question], ...]}: the script's questions, by line."""
     global _regions
-    with open(path, encoding="utf-8") as handle:
-        raw = json.load(handle)
     _regions = {name: [tuple(span) for span in spans] for name, spans in raw.items()}
 
 
@@ -103,8 +122,9 @@ def _record(stream: str, text: str) -> str | None:
             if used >= _OUTPUT_LIMIT:
                 return None  # past the limit: neither recorded nor passed on
             text = text[: _OUTPUT_LIMIT - used]
-    emit("write", stream=stream, text=text[: _OUTPUT_LIMIT or _MAX_TEXT], q=question,
-         thread=threading.current_thread() is threading.main_thread())
+    main = threading.current_thread() is threading.main_thread()
+    for start in range(0, len(text), _CHUNK):
+        emit("write", stream=stream, text=text[start:start + _CHUNK], q=question, thread=main)
     return text
 
 
@@ -193,7 +213,7 @@ def _after_fork_in_child() -> None:
     _seed_random()  # after random's own re-seeding at fork, which was registered before this
     _question = current_question()  # the forking code's question, read from the stack
     _is_child = True
-    emit("proc", ppid=os.getppid(), how="fork", q=_question, ns=os.environ.get("GRADER_RUN_TOKEN", ""))
+    _hello("fork")
 
 
 def _how_started() -> str:
@@ -304,8 +324,10 @@ def _inputs(func_name: str, args: object) -> list:
 def _report_task(values: list) -> None:
     name, args = _last_task[0] or ("", ())
     inputs = _inputs(name, args)
-    emit("task", values=[repr(v)[:1000] for v in values],
-         inputs=[repr(v)[:1000] for v in inputs] if len(inputs) == len(values) else [], q=_question)
+    shown = [repr(v)[:200] for v in values]
+    given = [repr(v)[:200] for v in inputs] if len(inputs) == len(values) else []
+    for start in range(0, max(len(shown), 1), 50):  # a message stays small, however long the map
+        emit("task", values=shown[start:start + 50], inputs=given[start:start + 50], q=_question)
 
 
 class _QueueTap:
@@ -379,26 +401,16 @@ def _watch_executor_worker(process: object) -> None:
 
 def install() -> None:
     """Entry point from sitecustomize: once per interpreter."""
-    global _installed, _is_child, _EVIDENCE_DIR, _OUTPUT_LIMIT, _question
+    global _installed, _is_child, _SOCKET_PATH, _OUTPUT_LIMIT, _question
     # read at install, not import: a pre-imported interpreter installs after its fork
-    _EVIDENCE_DIR = os.environ.get("GRADER_EVIDENCE_DIR", "")
+    _SOCKET_PATH = os.environ.get("GRADER_PROBE_SOCKET", "")
     _OUTPUT_LIMIT = int(os.environ.get("GRADER_OUTPUT_LIMIT") or 0)
     _question = os.environ.get("GRADER_QUESTION") or None
-    if _installed or not _EVIDENCE_DIR:
+    if _installed or not _SOCKET_PATH:
         return
     _installed = True
-    root = os.environ.pop("GRADER_ROOT", None) == "1"  # only the process the grader started
-    _is_child = not root
-    regions = os.environ.get("GRADER_PROBE_REGIONS")
-    if regions:
-        try:
-            load_regions(regions)
-        except (OSError, ValueError):
-            pass
-    if root:  # PIDs repeat across PID namespaces (one per kernel start): this tells them apart
-        os.environ["GRADER_RUN_TOKEN"] = f"{os.getpid()}-{time.time_ns()}"
-    emit("proc", ppid=os.getppid(), how="root" if root else _how_started(), q=_question,
-         ns=os.environ.get("GRADER_RUN_TOKEN", ""))
+    _is_child = "GRADER_QUESTION" in os.environ or _how_started() != "exec"
+    _hello(_how_started())  # which process is the run's root, the grader knows: the first
     _seed_random()
     os.register_at_fork(after_in_child=_after_fork_in_child)
     _patch_multiprocessing()

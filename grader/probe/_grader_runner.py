@@ -7,7 +7,10 @@ Instead the grader hands over units, each with its question: a script's top-leve
 them in order in one ``__main__`` namespace, records each unit's outcome, and stops a unit
 that overruns its question's time budget, killing the processes it started.
 
-Usage: ``python -m _grader_runner CONFIG.json`` with this directory on PYTHONPATH.
+Usage: ``python -m _grader_runner`` with this directory on PYTHONPATH and the configuration
+as JSON on stdin (the grader's, never a file the run could change); its outcomes go to the
+grader over the probe's socket, where the kernel names the sender: only the run's root
+process may report units, and the grader keeps the time limit itself as well.
 """
 
 from __future__ import annotations
@@ -160,24 +163,18 @@ def _outcome(runner: _Statements | _Cells, unit: dict, seconds: float) -> tuple[
     return "ok", None
 
 
-def main(config_path: str) -> int:
+def main(config: dict) -> int:
     global _watchdog
-    with open(config_path, encoding="utf-8") as handle:
-        config = json.load(handle)
     runner = _Cells(config["path"]) if config["mode"] == "cells" else _Statements(config["path"])
+    if config.get("regions"):
+        _grader_probe.load_regions(config["regions"])
     budgets: dict[str, float] = dict(config.get("budgets", {}))
-    report = os.open(config["report"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     current: list = [0, None]  # the unit running: index, question
 
-    def tell(index: int, question: str | None, status: str, error: str | None = None) -> None:
-        line = {"n": index, "q": question, "status": status, "error": error, "left": budgets[question or ""]}
-        os.write(report, (json.dumps(line) + "\n").encode())
+    def tell(index: int, status: str, error: str | None = None) -> None:
+        _grader_probe.emit("unit", n=index, status=status, error=None if error is None else error[:4000])
 
-    def stuck() -> None:
-        budgets[current[1] or ""] = 0.0
-        tell(current[0], current[1], "timeout")
-
-    _watchdog = _Watchdog(stuck, config["stuck_exit"])
+    _watchdog = _Watchdog(lambda: tell(current[0], "timeout"), config["stuck_exit"])
     signal.signal(signal.SIGINT, _on_sigint)
     for unit in config.get("replay", []):  # definitions from before a restart, unobserved
         try:
@@ -189,9 +186,10 @@ def main(config_path: str) -> int:
         current[:] = [index, question]
         left = budgets.setdefault(question or "", config["timeout"])
         if left <= 0:
-            tell(index, question, "skipped")
+            tell(index, "skipped")
             continue
         _grader_probe.set_question(question)
+        _grader_probe.emit("start", n=index)
         started = time.monotonic()
         status, error = _outcome(runner, unit, left)
         if status == "timeout":
@@ -202,12 +200,23 @@ def main(config_path: str) -> int:
                 stream.flush()
             except Exception:
                 pass
-        tell(index, question, status, error)
+        tell(index, status, error)
     # as a subreaper (without namespaces) this process adopted every orphan of the run:
     # they must go before it does, or they would be orphaned once more, out of reach
     _grader_proctree.kill_descendants(os.getpid())
     return 0
 
 
+def read_config() -> dict:
+    """The configuration on stdin (after the launcher's part); stdin is then empty, as a
+    student's program expects."""
+    with os.fdopen(os.dup(0), "rb") as handle:
+        config = json.loads(handle.read())
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    return config["runner"]
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(read_config()))

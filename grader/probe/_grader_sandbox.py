@@ -1,19 +1,25 @@
 """Start a run's root process (kernel or script runner) inside the protections the OS allows.
 
-Usage: ``python -S _grader_sandbox.py SPEC.json -- COMMAND...`` (-S: the probe must not load
-into the launcher itself).
+Usage: ``python -S _grader_sandbox.py -- COMMAND...`` with the grader's instructions as JSON on
+stdin (-S: the probe must not load into the launcher itself). Nothing of the instructions is
+a file of the run: the launcher reads them before any student code exists, and the command
+finds its own part of the same JSON on stdin after it.
 
-The grader writes SPEC (limits, cgroups to join, paths to keep writable or to hide) and puts
-this launcher in front of the command. Each protection is applied if possible and recorded
-in SPEC's ``status_file``, so `grader doctor` and the tests can say what is really active:
+Each protection is applied if possible, and what was applied is sent to the grader over the
+probe's socket before the command starts, so `grader doctor` and the tests say what is
+really active:
 
 * cgroups (processes alive at once, memory in total), joined before anything else runs;
-* resource limits per process (data memory, CPU seconds, file size; processes per user when
-  not root);
-* new mount, network and PID namespaces (as root, or in a user namespace): no network, the
-  whole file system read-only except the run's own directory, a private /tmp-like scratch,
-  a minimal /dev, other students' files and the grader's output hidden, and a tiny init
-  that reaps orphans and takes every process of the run with it when it ends;
+* new mount, network, PID, IPC and UTS namespaces (as root, or in a user namespace): no
+  network, no System V IPC or host name shared with other runs, and a file system of its own:
+  - the run's directory is a fresh tmpfs, limited in bytes and in files, holding a copy of
+    the submission (gone with the namespace: nothing to clean up, even after a SIGKILL);
+  - the temp directories, /run, the homes, the grader's install and output, the other
+    submissions are covered by empty read-only mounts; only what Python needs is put back;
+  - everything else, /proc/sys included, read-only; a minimal /dev, a private /dev/shm;
+  - a tiny init that reaps orphans and takes every process of the run with it;
+* as root, an unprivileged user ID of the run's own;
+* resource limits per process (data memory, CPU seconds, file size, processes per user);
 * all capabilities dropped and no_new_privs, so none of this can be undone from inside;
 * otherwise a child subreaper, so that daemonised grandchildren stay findable and killable.
 
@@ -27,16 +33,18 @@ import fcntl
 import json
 import os
 import resource
+import shutil
 import signal
 import socket
 import struct
 import sys
 
-CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_MOVE, MS_REC = 32, 1024, 2048, 4096, 8192, 16384
 MS_PRIVATE, MS_RELATIME, MS_STRICTATIME = 1 << 18, 1 << 21, 1 << 24
-PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 24, 36, 38
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 36, 38
 _MOUNT_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "noatime": MS_NOATIME,
                 "nodiratime": MS_NODIRATIME, "relatime": MS_RELATIME, "strictatime": MS_STRICTATIME}
 DEVICES = ("null", "zero", "full", "random", "urandom")
@@ -91,8 +99,8 @@ def _set_limits(limits: dict, status: dict) -> None:
 
 
 def _unshare(status: dict) -> bool:
-    """New mount, network and PID namespaces; in a user namespace when not root."""
-    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID
+    """New mount, network, PID, IPC and UTS namespaces; in a user namespace when not root."""
+    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
     uid, gid = os.getuid(), os.getgid()
     if os.geteuid() != 0:
         flags |= CLONE_NEWUSER
@@ -104,7 +112,8 @@ def _unshare(status: dict) -> bool:
         _write("/proc/self/uid_map", f"0 {uid} 1")
         _write("/proc/self/gid_map", f"0 {gid} 1")
     _loopback_up()  # ipykernel's forked children reach their kernel over 127.0.0.1
-    status["namespaces"] = ["mount", "network", "pid"] + (["user"] if flags & CLONE_NEWUSER else [])
+    socket.sethostname("grader")
+    status["namespaces"] = ["mount", "network", "pid", "ipc", "uts"] + (["user"] if flags & CLONE_NEWUSER else [])
     return True
 
 
@@ -132,13 +141,14 @@ def _inside(path: str, parent: str) -> bool:
     return path == parent or path.startswith(parent.rstrip("/") + "/")
 
 
-def _build_filesystem(spec: dict, status: dict) -> None:
-    """Read-only everything but the run's directory; minimal /dev; hidden paths."""
-    _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    work = spec["work_dir"]
-    staging = os.path.join(work, ".dev")
-    os.makedirs(staging, exist_ok=True)
+def _depth(path: str) -> int:
+    return len([part for part in path.split("/") if part])
+
+
+def _build_dev(spec: dict) -> str:
+    """A minimal /dev of a few devices, a private /dev/shm, and a private staging directory
+    where the paths to be put back wait while their surroundings are covered."""
+    staging = spec["stage"]
     _mount("tmpfs", staging, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=1m")
     for device in DEVICES:
         node = os.path.join(staging, device)
@@ -148,29 +158,140 @@ def _build_filesystem(spec: dict, status: dict) -> None:
         os.symlink(f"/proc/self/fd/{index}", os.path.join(staging, name))
     os.symlink("/proc/self/fd", os.path.join(staging, "fd"))
     os.mkdir(os.path.join(staging, "shm"))
-    _mount("tmpfs", os.path.join(staging, "shm"), "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec.get('shm_bytes', 64 << 20)}")
+    _mount("tmpfs", os.path.join(staging, "shm"), "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec['shm_bytes']}")
+    os.mkdir(os.path.join(staging, ".stage"), 0o700)
     _mount(staging, "/dev", None, MS_MOVE)
-    for path in spec.get("hide", []):
-        if os.path.isdir(path) and not _inside(work, path):
-            _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=755")
-    _mount(work, work, None, MS_BIND | MS_REC)  # its own mount: stays writable below
-    keep = {"/proc", "/dev/shm", work}
+    return "/dev/.stage"
+
+
+def copy_tree(source: str, target: str, uid: int | None = None) -> None:
+    """Copy a directory tree of any depth without recursion: files, directories and
+    symlinks (as links, never followed); FIFOs, sockets and devices are left out. With
+    `uid` (as root), every copy belongs to that user."""
+    stack = [(source, target)]
+    while stack:
+        source_dir, target_dir = stack.pop()
+        os.makedirs(target_dir, exist_ok=True)
+        if uid is not None:
+            os.lchown(target_dir, uid, uid)
+        with os.scandir(source_dir) as entries:
+            for entry in entries:
+                destination = os.path.join(target_dir, entry.name)
+                if entry.is_symlink():
+                    os.symlink(os.readlink(entry.path), destination)
+                elif entry.is_dir(follow_symlinks=False):
+                    stack.append((entry.path, destination))
+                    continue
+                elif entry.is_file(follow_symlinks=False):
+                    shutil.copy2(entry.path, destination, follow_symlinks=False)
+                else:
+                    continue
+                if uid is not None:
+                    os.lchown(destination, uid, uid)
+
+
+def _workspace(spec: dict, stage: str) -> str:
+    """The run's own tmpfs, limited in bytes and inodes, with the submission's copy and its
+    temp and home at the same paths as on the grader's side."""
+    workspace = os.path.join(stage, "workspace")
+    os.mkdir(workspace)
+    _mount("tmpfs", workspace, "tmpfs", MS_NOSUID | MS_NODEV,
+           f"size={spec['disk']},nr_inodes={spec['files']},mode=1777")
+    for name in ("scratch", "tmp", "home"):
+        source = os.path.join(spec["control"], name)
+        target = os.path.join(workspace, os.path.relpath(source, spec["root"]))
+        copy_tree(source, target, spec.get("uid"))
+    return workspace
+
+
+def _layers(spec: dict) -> tuple[list[str], list[str]]:
+    """The covers and the paths put back that matter: one inside another of its kind with
+    nothing of the other kind between them changes nothing, and is left out."""
+    root = spec["root"]
+    covers = sorted({p for p in spec["cover"] if os.path.isdir(p) and not _inside(p, root)}, key=_depth)
+    keeps = sorted({p for p in [*spec["keep"], *spec["writable"]] if os.path.isdir(p) and not _inside(root, p)},
+                   key=_depth)
+
+    def needed(path: str, same: list[str], other: list[str]) -> bool:
+        outer = [o for o in same if o != path and _inside(path, o)]
+        if not outer:
+            return True
+        nearest = max(outer, key=_depth)
+        return any(_inside(between, nearest) and _inside(path, between) and between != nearest for between in other)
+
+    return ([c for c in covers if needed(c, covers, [*keeps, root])],
+            [k for k in keeps if needed(k, keeps, covers) or _inside(k, root) and not _inside(root, k)])
+
+
+def _build_filesystem(spec: dict, status: dict) -> None:
+    """A file system of the run's own: see the module's docstring."""
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    try:
+        _mount("/proc/sys", "/proc/sys", None, MS_BIND | MS_REC)
+        _mount(None, "/proc/sys", None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        status["proc_sys_read_only"] = True
+    except OSError as exc:
+        status.setdefault("failed", {})["/proc/sys"] = str(exc)
+    stage = _build_dev(spec)
+    root = spec["root"]
+    covers, keeps = _layers(spec)
+    # every path to put back waits, bound, in the staging directory: its original is still visible now
+    staged = {}
+    for index, path in enumerate(keeps):
+        staged[path] = os.path.join(stage, str(index))
+        os.mkdir(staged[path])
+        _mount(path, staged[path], None, MS_BIND | MS_REC)
+    staged[root] = _workspace(spec, stage)
+    # shallow first: a deeper path is placed inside what covers its surroundings
+    for path in sorted([*covers, *staged], key=_depth):
+        if path in staged:
+            os.makedirs(path, exist_ok=True)  # inside a cover, or the workspace, made just before
+            _mount(staged[path], path, None, MS_MOVE)
+        else:
+            try:
+                _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
+            except OSError as exc:
+                status.setdefault("failed", {})[f"cover {path}"] = str(exc)
+    for folder in os.listdir(stage):
+        os.rmdir(os.path.join(stage, folder))  # each emptied by its move
+    os.rmdir(stage)
+    keep_open = {root, *spec["writable"]}
     for target, flags in _mount_points():
-        if target in keep or _inside(target, work) or _inside(target, "/proc"):
+        if target in keep_open or _inside(target, "/proc") or _inside(target, "/dev"):
             continue
+        if _inside(target, root) and target not in staged:
+            continue  # what the workspace shadows
         try:
             _mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | flags)
         except OSError:
-            pass  # a mount we may not touch stays as it is (it is listed in status)
-    os.chdir(os.getcwd())  # the old working directory still points into the read-only mount
+            pass  # a mount we may not touch stays as it is (shadowed, or locked)
+    os.chdir(spec["cwd"])
     status["read_only"] = True
-    status["hidden"] = [p for p in spec.get("hide", []) if os.path.isdir(p)]
+    status["workspace"] = {"bytes": spec["disk"], "files": spec["files"]}
+    status["hidden"] = covers
 
 
-def _drop_capabilities(status: dict) -> None:
+def _become(uid: int | None, status: dict) -> None:
+    """As root: the run's own unprivileged user, with no groups."""
+    if uid is None:
+        return
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    # a change of user makes the process "not dumpable": its /proc files would stay root's and
+    # the student's code could not even rename its own process, as it can under Jupyter
+    _prctl(PR_SET_DUMPABLE, 1)
+    status["uid"] = uid
+
+
+def _drop_capabilities(uid: int | None, status: dict) -> None:
+    """No capability is left, in any form, and none can come back (the bounding set goes
+    first: dropping it needs a capability the change of user takes away)."""
     for capability in range(64):
         if _libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0 and ctypes.get_errno() == 22:
             break  # EINVAL: past the last capability this kernel knows
+    _become(uid, status)
 
     class Header(ctypes.Structure):
         _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
@@ -183,6 +304,19 @@ def _drop_capabilities(status: dict) -> None:
     if _libc.capset(ctypes.byref(header), data) == 0:
         status["capabilities_dropped"] = True
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def _report(path: str, status: dict) -> None:
+    """Tell the grader what was applied, and wait until it has read it: it takes this only
+    before the run's first process says hello, when no student code has run yet."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as sock:
+            sock.settimeout(10)
+            sock.connect(path)
+            sock.send(json.dumps({"k": "sandbox", "status": status}).encode())
+            sock.recv(1)
+    except OSError:
+        pass  # the grader will say that it never heard
 
 
 def _init(child: int) -> int:
@@ -209,6 +343,7 @@ def enter(spec: dict) -> None:
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the grader gone: nothing of the run survives it
     _join_cgroups(spec.get("cgroups", []), status)
     namespaced = spec.get("namespaces", True) and sys.platform.startswith("linux") and _unshare(status)
+    uid = None
     if namespaced:
         init = os.fork()  # the first child of a new PID namespace is its PID 1
         if init:
@@ -223,6 +358,7 @@ def enter(spec: dict) -> None:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         try:
             _build_filesystem(spec, status)
+            uid = spec.get("uid")  # only inside a file system made for it
         except OSError as exc:
             status.setdefault("failed", {})["filesystem"] = str(exc)
     else:
@@ -233,11 +369,10 @@ def enter(spec: dict) -> None:
             status.setdefault("failed", {})["subreaper"] = str(exc)
     _set_limits(spec.get("rlimits", {}), status)
     try:
-        _drop_capabilities(status)
+        _drop_capabilities(uid, status)
     except OSError as exc:
         status.setdefault("failed", {})["capabilities"] = str(exc)
-    if spec.get("status_file"):
-        _write(spec["status_file"], json.dumps(status))
+    _report(spec["socket"], status)
     if namespaced:
         child = os.fork()
         if child:
@@ -248,10 +383,22 @@ def enter(spec: dict) -> None:
             os.environ["JPY_PARENT_PID"] = "1"
 
 
+def read_instructions() -> dict:
+    """The grader's JSON on stdin, left where the command can read it again."""
+    with os.fdopen(os.dup(0), "rb") as handle:
+        instructions = json.loads(handle.read())
+    os.lseek(0, 0, os.SEEK_SET)
+    return instructions
+
+
 def main(argv: list[str]) -> int:
-    spec_path, command = argv[0], argv[argv.index("--") + 1 :]
-    with open(spec_path) as handle:
-        enter(json.load(handle))
+    command = argv[argv.index("--") + 1 :]
+    instructions = read_instructions()
+    enter(instructions["sandbox"])
+    if not instructions.get("runner"):  # a kernel: nothing more for it on stdin
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
     os.execvpe(command[0], command, os.environ)
     return 127
 

@@ -7,7 +7,8 @@ runs the units exactly as `python -m _grader_runner` would. It reports the child
 its exit code, on stdout. It is single-threaded, so forking it is safe; it quits when the
 grader closes its stdin.
 
-Protocol, one JSON object a line. In: {"id", "spec", "config", "env", "cwd"}.
+Protocol, one JSON object a line. In: {"id", "sandbox", "runner", "env", "cwd"} (the
+launcher's and the runner's instructions, as `_grader_sandbox.main` would read them on stdin).
 Out: {"id", "pid"} when started, {"id", "exit"} when reaped.
 """
 
@@ -48,10 +49,9 @@ def _child(request: dict) -> None:
         os.environ.update(request["env"])
         tempfile.tempdir = None  # computed again from the run's TMPDIR, not the zygote's
         os.chdir(request["cwd"])
-        with open(request["spec"]) as handle:
-            _grader_sandbox.enter(json.load(handle))
+        _grader_sandbox.enter(request["sandbox"])
         _grader_probe.install()
-        code = _grader_runner.main(request["config"])
+        code = _grader_runner.main(request["runner"])
     except BaseException:  # nothing of the zygote's loop may run in a child
         code = 1
     finally:
