@@ -254,7 +254,13 @@ class Collector:
                     self._reject("a unit record with an unknown status")
                     return
                 since = self.started[1] if self.started and self.started[0] == number else time.monotonic()
-                self.units.setdefault(number, (status, _text(record.get("error"), 2000), time.monotonic() - since))
+                outcome = (status, _text(record.get("error"), 2000), time.monotonic() - since)
+                earlier = self.units.get(number)
+                if earlier is not None:  # the runner reports a unit once: the other report is forged
+                    self._reject("two outcomes reported for one unit; the worse one counts")
+                    if earlier[0] != "ok":
+                        return
+                self.units[number] = outcome
             self.changed.notify_all()
             return
         if kind == "write":

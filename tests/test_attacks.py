@@ -1,0 +1,365 @@
+"""Attacks by a student who has read the grader's code, one family of issue 8 at a time.
+
+Each test runs the attack as a real submission, in the real sandbox, with both engines where
+the engine matters, and fails if the protection breaks. Everything is bounded: short time
+limits, a handful of processes, files of a few MiB.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from grader.attribution import attribute
+from grader.evidence import Evidence
+from grader.execution import execute, kept_paths
+from grader.review import Review
+from grader.sandbox import MIB, Limits
+from grader.scoring import asked
+from grader.submission import load
+from tests.conftest import EXAMPLES, grade_path, leftovers, scores, write_notebook
+
+ENGINES = ["shell", "kernel"]
+QUESTIONS = frozenset({"q1", "q2", "q3", "q4", "q5", "q6"})
+
+
+def run(tmp_path: Path, rubric, cells: list[tuple[str, str]], engine: str = "shell", timeout: float = 5,
+        protect: tuple[Path, ...] = (), **limits) -> Evidence:
+    folder = tmp_path / "class"
+    folder.mkdir(exist_ok=True)
+    path = write_notebook(folder / "attack.ipynb", cells)
+    submission = load("attack", path)
+    return execute(submission, attribute(submission, asked(rubric)), Limits(timeout=timeout, **limits),
+                   QUESTIONS, protect, engine)
+
+
+def printed(evidence: Evidence) -> str:
+    return "".join(evidence.processes[key].stdout for key in sorted(evidence.roots))
+
+
+def report(evidence: Evidence) -> dict:
+    """The JSON the attack printed last."""
+    return json.loads([line for line in printed(evidence).splitlines() if line.startswith("{")][-1])
+
+
+# --- 1. the grader never writes or reads through a path the run controls --------------------
+
+PLANT = """import os, json
+planted = []
+for folder in [os.getcwd(), os.environ["TMPDIR"], os.environ["HOME"], os.path.dirname(os.environ["GRADER_PROBE_SOCKET"]),
+               *[os.path.join(os.path.dirname(os.path.dirname(os.environ["GRADER_PROBE_SOCKET"])), d) for d in ("kernel", "conn", "")]]:
+    for name in ["sandbox.json", "kernel.log", "kernel-1.json", "kernel-2.json", "units.jsonl", "runner.json", "x.jsonl"]:
+        for kind in ("link", "fifo"):
+            path = os.path.join(folder, name if kind == "link" else name + ".fifo")
+            try:
+                os.symlink({target!r}, path) if kind == "link" else os.mkfifo(path)
+                planted.append(path)
+            except OSError:
+                pass
+print(json.dumps({{"planted": len(planted)}}))
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_planted_symlinks_and_fifos_change_no_host_file_and_stall_nothing(tmp_path, rubric, engine):
+    target = tmp_path / "host-file.txt"
+    target.write_text("the instructor's\n")
+    started = time.monotonic()
+    evidence = run(tmp_path, rubric, [("md", "Q3."), ("code", PLANT.format(target=str(target))),
+                                      ("code", "import os\nos._exit(3)  # the grader restarts the run"),
+                                      ("md", "Q5."), ("code", "print('after the restart')")], engine)
+    assert report(evidence)["planted"] > 0
+    assert "after the restart" in printed(evidence)
+    assert target.read_text() == "the instructor's\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["class", "host-file.txt"]
+    assert time.monotonic() - started < 30
+
+
+FORGED_NUMBERS = """import json, os, socket
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(os.environ["GRADER_PROBE_SOCKET"])
+s.send(b'{"k": "hello", "how": "fork"}'); s.recv(1)
+for text in ('{"k": "exit", "code": NaN}', '{"k": "reaped", "child": 1e400, "code": Infinity}',
+             '{"k": "child", "child": 99999999999999999999999, "name": "x"}', '[' * 100000, '{"k": "task"}',
+             '{"k": "write", "stream": "stdout", "text": 5}'):
+    s.send(text.encode())
+print("sent")
+"""
+
+
+def test_forged_numbers_never_reach_the_results(tmp_path, rubric):
+    path = write_notebook(tmp_path / "nan.ipynb", [("md", "Q3."), ("code", FORGED_NUMBERS)])
+    out = tmp_path / "out"
+    from grader.cli import main
+
+    assert main(["grade", str(path), "--out", str(out), "--timeout", "5"]) == 0
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{constant} in results.json")
+
+    document = json.loads((out / "results.json").read_text(), parse_constant=refuse)
+    [entry] = document["submissions"]
+    assert entry["status"] == "graded"
+    assert any("contradict" in flag["reason"] for flag in entry["review"])
+
+
+# --- 2. the run has no privileges, and no host socket ----------------------------------------
+
+PRIVILEGES = """import json, os, socket
+found = {{"uid": os.getuid(), "euid": os.geteuid()}}
+for name, path in (("proc_sys", "/proc/sys/kernel/hostname"), ("core_pattern", "/proc/sys/kernel/core_pattern")):
+    try:
+        with open(path, "w") as handle:
+            handle.write("owned")
+        found[name] = "written"
+    except OSError as exc:
+        found[name] = exc.strerror
+try:
+    open("/etc/shadow").read()
+    found["shadow"] = "read"
+except OSError as exc:
+    found["shadow"] = exc.strerror
+found["root_home"] = sorted(os.listdir("/root")) if os.path.isdir("/root") else []
+try:
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.connect({socket_path!r})
+    found["socket"] = "connected"
+except OSError as exc:
+    found["socket"] = exc.strerror
+print(json.dumps(found))
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_run_has_no_privileges_and_reaches_no_host_socket(tmp_path, rubric, engine):
+    host = socket.socket(socket.AF_UNIX)
+    host.bind(str(tmp_path / "host.sock"))
+    host.listen(1)
+    os.chmod(tmp_path / "host.sock", 0o777)
+    with host:
+        found = report(run(tmp_path, rubric, [("md", "Q3."), ("code", PRIVILEGES.format(socket_path=str(tmp_path / "host.sock")))],
+                           engine))
+    assert found["uid"] != 0 and found["euid"] != 0
+    assert found["proc_sys"] != "written" and found["core_pattern"] != "written"
+    assert found["shadow"] != "read"
+    # an empty cover, but for the way to the interpreter kept inside it
+    kept = {p.relative_to("/root").parts[0] for p in kept_paths() if Path("/root") in p.parents}
+    assert set(found["root_home"]) <= kept
+    assert found["socket"] != "connected"
+
+
+# --- 3. students do not see each other --------------------------------------------------------
+
+LOOK_AROUND = """import glob, json, os, time
+own = os.path.dirname(os.path.dirname(os.environ["GRADER_PROBE_SOCKET"]))
+open(os.path.join(os.environ["TMPDIR"], "mine-{name}"), "w").write("x")
+open("/dev/shm/mine-{name}", "w").write("x")
+time.sleep(1.5)
+seen = []
+for pattern in ("/tmp/*", "/tmp/*/*", "/dev/shm/*", os.environ["TMPDIR"] + "/*", "/var/tmp/*", {others!r} + "/*"):
+    seen += [path for path in glob.glob(pattern) if not path.startswith(own)]
+with open("/proc/sysvipc/shm") as handle:
+    segments = handle.read().splitlines()[1:]
+print(json.dumps({{"seen": sorted(seen), "segments": len(segments), "host": __import__("socket").gethostname()}}))
+"""
+
+
+def test_concurrent_runs_see_neither_each_other_nor_the_hosts_ipc(tmp_path, rubric):
+    others = tmp_path / "other-section"
+    others.mkdir()
+    (others / "secret.ipynb").write_text("another section's work")
+    libc = ctypes.CDLL(None, use_errno=True)
+    segment = libc.shmget(0x6772_6472, 4096, 0o1600)  # IPC_CREAT: a segment of the host's
+    results: dict[str, Evidence] = {}
+
+    def grade_one(name: str) -> None:
+        results[name] = run(tmp_path / name, rubric, [("md", "Q3."), ("code", LOOK_AROUND.format(name=name, others=str(others)))])
+
+    try:
+        for name in ("alice", "bob"):
+            (tmp_path / name).mkdir()
+        threads = [threading.Thread(target=grade_one, args=(name,)) for name in ("alice", "bob")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        if segment >= 0:
+            libc.shmctl(segment, 0, None)  # IPC_RMID
+    for name, other in (("alice", "bob"), ("bob", "alice")):
+        found = report(results[name])
+        assert not [path for path in found["seen"] if other in path or "secret" in path or "grader-run-" in path]
+        assert found["segments"] == 0
+        assert found["host"] == "grader"
+
+
+# --- 4. one submission cannot stall or sink the batch ------------------------------------------
+
+DEEP_AND_MANY = """import os
+base = os.getcwd()
+path = base
+for depth in range(1500):
+    path = os.path.join(path, "d")
+    os.mkdir(path)
+made = 0
+try:
+    for number in range(100000):
+        open(os.path.join(base, f"f{number}"), "w").close()
+        made += 1
+except OSError as exc:
+    print("files stopped:", exc.strerror, made)
+try:
+    with open(os.path.join(base, "big"), "wb") as handle:
+        for _ in range(64):
+            handle.write(b"x" * (1 << 20))
+except OSError as exc:
+    print("bytes stopped:", exc.strerror)
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_deep_trees_many_files_and_big_writes_are_bounded_and_leave_nothing(tmp_path, rubric, engine):
+    before = {p.name for p in Path("/tmp").glob("grader-run-*")}
+    evidence = run(tmp_path, rubric, [("md", "Q3."), ("code", DEEP_AND_MANY)], engine, timeout=20,
+                   files=5000, disk=32 * MIB)
+    text = printed(evidence)
+    assert "files stopped: No space left on device" in text
+    assert "bytes stopped: No space left on device" in text
+    assert {p.name for p in Path("/tmp").glob("grader-run-*")} - before == set()
+
+
+FLOOD = """import multiprocessing, sys
+
+def flood(number):
+    for _ in range(8):
+        sys.stdout.write(str(number) * (1 << 20))
+        sys.stderr.write("e" * (1 << 20))
+
+if __name__ == "__main__":
+    workers = [multiprocessing.Process(target=flood, args=(n,)) for n in range(6)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    raise ValueError("m" * (20 << 20))
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_output_of_all_processes_and_a_huge_exception_are_bounded(tmp_path, rubric, engine):
+    limits = {"output": 1 * MIB, "output_total": 4 * MIB}
+    evidence = run(tmp_path, rubric, [("md", "Q6."), ("code", FLOOD)], engine, timeout=30, **limits)
+    kept = sum(len(write.text) for write in evidence.writes)
+    assert 0 < kept <= 4 * MIB
+    assert evidence.cut
+    [unit] = evidence.units
+    assert unit.status == "error" and "ValueError" in unit.error and len(unit.error) <= 4000
+
+
+# --- 6. evidence the student's code cannot forge ------------------------------------------------
+
+FORGE_POOL = """import _grader_probe, os, socket
+_grader_probe.emit("pool_worker")
+_grader_probe.emit("task", values=["1", "4", "9", "16", "25"], inputs=["1", "2", "3", "4", "5"], q="q5")
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(os.environ["GRADER_PROBE_SOCKET"])
+s.send(b'{"k": "hello", "how": "fork"}'); s.recv(1)
+s.send(b'{"k": "task", "values": ["1", "4", "9", "16", "25"], "inputs": ["1", "2", "3", "4", "5"], "q": "q5"}')
+from multiprocessing import Pool
+print([1, 4, 9, 16, 25])
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_pool_results_forged_from_the_main_process_earn_nothing(tmp_path, rubric, engine):
+    path = write_notebook(tmp_path / "forger.ipynb", [("md", "Q5."), ("code", FORGE_POOL)])
+    result = grade_path(path, rubric, engine=engine)
+    [q5] = [q for q in result.questions if q.id == "q5"]
+    assert [c.name for c in q5.checks if c.score > 0] == ["runs without errors"]
+    assert Review.EVIDENCE_REJECTED in {flag.reason for flag in result.review}
+
+
+FORGE_CHILDREN = """import os, socket, json
+# a forked child claims units, tasks for the root and children it never started
+if os.fork() == 0:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(os.environ["GRADER_PROBE_SOCKET"])
+    s.send(b'{"k": "hello", "how": "root"}'); s.recv(1)
+    for record in ({"k": "unit", "n": 0, "status": "ok"}, {"k": "child", "child": 1, "name": "Process-9", "q": "q6"},
+                   {"k": "reaped", "child": 1, "code": 0}, {"k": "sandbox", "status": {}}):
+        s.send(json.dumps(record).encode())
+    os._exit(0)
+os.wait()
+raise RuntimeError("this error must be seen")
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_records_that_contradict_the_kernel_are_dropped_and_flagged(tmp_path, rubric, engine):
+    evidence = run(tmp_path, rubric, [("md", "Q6."), ("code", FORGE_CHILDREN)], engine)
+    [unit] = evidence.units
+    assert unit.status == "error" and "this error must be seen" in unit.error
+    assert len(evidence.roots) == 1
+    assert not [p for p in evidence.processes.values() if p.name == "Process-9"]
+    assert evidence.rejected
+
+
+FAKE_PID = """import multiprocessing, os
+os.getpid = lambda: 4242
+os.getppid = lambda: 4141
+
+def work():
+    print("Worker process ID:", os.getpid())
+
+if __name__ == "__main__":
+    print("Main process ID:", os.getpid())
+    p = multiprocessing.Process(target=work)
+    p.start()
+    p.join()
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_patched_getpid_prints_a_pid_the_kernel_does_not_know(tmp_path, rubric, engine):
+    path = write_notebook(tmp_path / "fake.ipynb", [("md", "Q3."), ("code", FAKE_PID)])
+    result = grade_path(path, rubric, engine=engine)
+    [q3] = [q for q in result.questions if q.id == "q3"]
+    [pids] = [c for c in q3.checks if c.kind == "real_pids"]
+    assert not pids.passed and "4242" in pids.feedback + (pids.detail or "")
+
+
+def test_a_disarmed_watchdog_does_not_outlive_the_time_limit(tmp_path, rubric):
+    code = "import _grader_runner\n_grader_runner._watchdog.arm = lambda seconds: None\nwhile True:\n    pass\n"
+    started = time.monotonic()
+    evidence = run(tmp_path, rubric, [("md", "Q3."), ("code", code), ("md", "Q5."), ("code", "print('next')")], timeout=3)
+    assert time.monotonic() - started < 3 + 10
+    assert [u.status for u in evidence.units] == ["timeout", "ok"]
+    assert "next" in printed(evidence)
+    assert leftovers() == []
+
+
+HIDE_ERROR = """import _grader_probe
+_grader_probe.emit("unit", n=0, status="ok")
+raise ValueError("hidden?")
+"""
+
+
+def test_a_forged_outcome_cannot_hide_an_exception(tmp_path, rubric):
+    evidence = run(tmp_path, rubric, [("md", "Q3."), ("code", HIDE_ERROR)])
+    [unit] = evidence.units
+    assert unit.status == "error" and "hidden?" in unit.error
+    assert evidence.rejected
+
+
+def test_the_model_solution_sends_nothing_the_kernel_contradicts(tmp_path, rubric):
+    for engine in ENGINES:
+        result = grade_path(EXAMPLES / "model_solution.ipynb", rubric, engine=engine)
+        assert result.score == 100
+        assert Review.EVIDENCE_REJECTED not in {flag.reason for flag in result.review}
