@@ -48,6 +48,7 @@ PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_CHILD_SUBREAPER, PR_S
 _MOUNT_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "noatime": MS_NOATIME,
                 "nodiratime": MS_NODIRATIME, "relatime": MS_RELATIME, "strictatime": MS_STRICTATIME}
 DEVICES = ("null", "zero", "full", "random", "urandom")
+INSIDE_ID = 1000  # the run's user and group inside a user namespace
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -109,8 +110,10 @@ def _unshare(status: dict) -> bool:
         return False
     if flags & CLONE_NEWUSER:
         _write("/proc/self/setgroups", "deny")
-        _write("/proc/self/uid_map", f"0 {uid} 1")
-        _write("/proc/self/gid_map", f"0 {gid} 1")
+        # the grader's user is the run's, seen inside as an ordinary user, not as root: the
+        # capabilities the new namespace gives are dropped before student code runs
+        _write("/proc/self/uid_map", f"{INSIDE_ID} {uid} 1")
+        _write("/proc/self/gid_map", f"{INSIDE_ID} {gid} 1")
     _loopback_up()  # ipykernel's forked children reach their kernel over 127.0.0.1
     socket.sethostname("grader")
     status["namespaces"] = ["mount", "network", "pid", "ipc", "uts"] + (["user"] if flags & CLONE_NEWUSER else [])
