@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "gradescope":  # Gradescope shows the student results.json or nothing
             gradescope.write_document(gradescope.failure(f"the rubric cannot be used: {readable(str(exc))}"), args.results)
         return 2
-    chosen = {name: getattr(args, name, None) for name in LIMIT_NAMES if getattr(args, name, None) is not None}
+    chosen = {name: getattr(args, name) for name in LIMIT_NAMES if getattr(args, name) is not None}
     limits = replace(Limits(), **{**rubric.limits, **chosen})
     if args.command == "grade":
         return _grade(args, rubric, limits)
@@ -100,6 +100,9 @@ def _parser() -> argparse.ArgumentParser:
         limits.add_argument("--output-limit", dest="output", type=_size, help=f"output kept per question ({format_size(defaults.output)})")
         limits.add_argument("--cpu-time", type=_positive_float, help=f"CPU seconds per process ({defaults.cpu_time:g})")
         limits.add_argument("--file-size", type=_size, help=f"largest file written ({format_size(defaults.file_size)})")
+        limits.add_argument("--disk", type=_size, help=f"all files a run writes together ({format_size(defaults.disk)})")
+        limits.add_argument("--files", type=_positive_int, help=f"files and directories a run may create ({defaults.files})")
+        limits.add_argument("--output-total", type=_size, help=f"output kept of all processes together ({format_size(defaults.output_total)})")
     return parser
 
 

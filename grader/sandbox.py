@@ -388,8 +388,7 @@ class RunSandbox:
             time.sleep(0.01)
 
     def finish(self) -> Collector:
-        """The run is over: its processes go, and the collector, having read the rest."""
-        self.sweep()
+        """The run is over (the engines swept its processes): the collector reads the rest."""
         collector, self.collector = self.collector, None
         assert collector is not None
         collector.close()
