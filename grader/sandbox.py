@@ -185,6 +185,21 @@ def _take_uid() -> int:
 
 
 _CONTROL_PREFIX = "grader-run-"
+_RUN_FILES = 1024  # open files per process of a run; the grader keeps more for itself
+
+
+def _raise_own_file_limit() -> None:
+    """Every run holds a few of the grader's descriptors (its connections, its cgroups):
+    a class graded in parallel needs more than the usual 1,024."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, 65536), hard))
+        except (ValueError, OSError):
+            pass
 _swept_stale = False
 
 
@@ -207,6 +222,7 @@ def _sweep_stale() -> None:
     if _swept_stale:
         return
     _swept_stale = True
+    _raise_own_file_limit()
     for entry in Path(tempfile.gettempdir()).glob(f"{_CONTROL_PREFIX}*-*"):
         owner = entry.name[len(_CONTROL_PREFIX):].split("-", 1)[0]
         try:
@@ -323,6 +339,7 @@ class RunSandbox:
             "cpu": int(self.limits.cpu_time),
             "fsize": self.limits.file_size,
             "core": 0,
+            "nofile": _RUN_FILES,
         }
         if self.uid is not None:  # the run's own user: its processes are all the user has
             rlimits["nproc"] = self.limits.processes + 2

@@ -363,3 +363,23 @@ def test_the_model_solution_sends_nothing_the_kernel_contradicts(tmp_path, rubri
         result = grade_path(EXAMPLES / "model_solution.ipynb", rubric, engine=engine)
         assert result.score == 100
         assert Review.EVIDENCE_REJECTED not in {flag.reason for flag in result.review}
+
+
+CONNECTIONS = """import os, socket
+opened = []
+try:
+    for _ in range(2000):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.connect(os.environ["GRADER_PROBE_SOCKET"])
+        opened.append(s)
+except OSError as exc:
+    print("stopped:", exc.strerror)
+print("opened", len(opened))
+"""
+
+
+def test_a_flood_of_connections_costs_the_grader_a_bounded_number_of_files(tmp_path, rubric):
+    evidence = run(tmp_path, rubric, [("md", "Q3."), ("code", CONNECTIONS), ("md", "Q5."), ("code", "print('still observed')")])
+    assert "still observed" in printed(evidence)
+    assert any("connections" in reason for reason in evidence.rejected)
+    assert len(os.listdir("/proc/self/fd")) < 200  # the grader's own descriptors, back to normal

@@ -87,7 +87,7 @@ def _join_cgroups(paths: list[str], status: dict) -> None:
 
 def _set_limits(limits: dict, status: dict) -> None:
     names = {"data": resource.RLIMIT_DATA, "cpu": resource.RLIMIT_CPU, "fsize": resource.RLIMIT_FSIZE,
-             "nproc": resource.RLIMIT_NPROC, "core": resource.RLIMIT_CORE}
+             "nproc": resource.RLIMIT_NPROC, "core": resource.RLIMIT_CORE, "nofile": resource.RLIMIT_NOFILE}
     applied = []
     for name, value in limits.items():  # the grader sends "nproc" only when it is not root
         hard = value + 1 if name == "cpu" else value  # SIGXCPU at the soft limit, not SIGKILL
