@@ -22,8 +22,9 @@ import grader
 from grader.attribution import Attribution
 from grader.evidence import Evidence, build_evidence
 from grader.probe._grader_sandbox import copy_tree
-from grader.sandbox import Limits, RunSandbox, passed_environment
-from grader.submission import Submission
+from grader.sandbox import Limits, RunSandbox, format_size, passed_environment
+from grader.submission import Submission, SubmissionError, walk
+from grader.text import readable
 from grader.syntax import is_main_guard
 
 PROBE_DIR = Path(__file__).parent / "probe"
@@ -137,7 +138,7 @@ def execute(submission: Submission, attribution: Attribution, limits: Limits, qu
 
     original = (submission.folder or submission.path).resolve().parent
     with RunSandbox(limits, questions, covered_paths((original, *protect)), kept_paths()) as sandbox:
-        path = _scratch_copy(submission, sandbox.scratch, attribution.script)
+        path = _scratch_copy(submission, sandbox.scratch, attribution.script, limits)
         env = probe_environment(sandbox)
         if submission.kind == "notebook":
             units = notebook_units(submission, attribution)
@@ -158,10 +159,17 @@ def execute(submission: Submission, attribution: Attribution, limits: Limits, qu
         return build_evidence(collector.events, tuple(outcomes), tuple(sandbox.limits_hit()), rejected)
 
 
-def _scratch_copy(submission: Submission, scratch: Path, script: str) -> Path:
+def _scratch_copy(submission: Submission, scratch: Path, script: str, limits: Limits) -> Path:
     """The run works on a copy: the original can be neither changed nor deleted. A script's
-    copy is the text attribution made runnable (sentences typed among the code blanked)."""
+    copy is the text attribution made runnable (sentences typed among the code blanked).
+    A folder too big for the run's workspace is refused before anything is copied."""
     if submission.folder is not None:
+        entries = list(walk(submission.folder))
+        size = sum(entry.stat(follow_symlinks=False).st_size for entry in entries)
+        if len(entries) >= limits.files or size >= limits.disk:
+            raise SubmissionError(f"{readable(str(submission.folder))}: the folder holds {len(entries)} files of "
+                                  f"{format_size(size)}, more than a run may have ({limits.files} files, "
+                                  f"{format_size(limits.disk)})")
         copy_tree(str(submission.folder), str(scratch))
         path = scratch / submission.path.relative_to(submission.folder)
     else:

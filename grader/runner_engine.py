@@ -21,6 +21,7 @@ from pathlib import Path
 
 from grader.evidence import UnitOutcome
 from grader.execution import Unit
+from grader.probe._grader_sandbox import SANDBOX_FAILED
 from grader.sandbox import Limits, RunSandbox
 from grader.zygote import zygote
 
@@ -149,6 +150,9 @@ def _run_once(path: Path, mode: str, units: list[Unit], limits: Limits, budgets:
                    if wall < by_questions else f"the run took longer than its questions' time limits ({by_questions:g} s)")
     elif code == STUCK:
         end = _End("stuck", "stopped after its time limit")
+    elif code == SANDBOX_FAILED:
+        failed = sandbox.status().get("failed", {}).get("filesystem", "unknown")
+        end = _End("sandbox", f"the sandbox could not be built ({str(failed)[:200]}), so nothing was run")
     elif code != 0:
         end = _End("exited", f"the {'notebook' if mode == 'cells' else 'script'}'s process ended with code {code}")
     _account(runnable, units_reported, budgets, limits)

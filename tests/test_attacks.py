@@ -383,3 +383,26 @@ def test_a_flood_of_connections_costs_the_grader_a_bounded_number_of_files(tmp_p
     assert "still observed" in printed(evidence)
     assert any("connections" in reason for reason in evidence.rejected)
     assert len(os.listdir("/proc/self/fd")) < 200  # the grader's own descriptors, back to normal
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_sandbox_that_cannot_be_built_runs_nothing(tmp_path, rubric, engine):
+    """Fail closed: a workspace too small for the copy means no run at all, not a run outside
+    the protections."""
+    path = write_notebook(tmp_path / "big.ipynb", [("md", "Q3."), ("code", "print('ran')\n# " + "x" * 20000)])
+    evidence = execute(load("big", path), attribute(load("big", path), asked(rubric)),
+                       Limits(timeout=5, disk=4096), QUESTIONS, (), engine)
+    assert not evidence.writes
+    assert [u.status for u in evidence.units] == ["not run"]
+    if engine == "shell":
+        assert "sandbox could not be built" in evidence.units[0].error
+
+
+def test_a_folder_too_big_for_the_workspace_is_refused_with_its_reason(tmp_path, rubric):
+    folder = tmp_path / "student"
+    folder.mkdir()
+    write_notebook(folder / "assignment.ipynb", [("md", "Q3."), ("code", "print(1)")])
+    for number in range(60):
+        (folder / f"data{number}.txt").write_text("x")
+    result = grade_path(folder, rubric, files=50)
+    assert result.status == "error" and "more than a run may have (50 files" in result.error

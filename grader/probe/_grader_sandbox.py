@@ -49,6 +49,7 @@ _MOUNT_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "no
                 "nodiratime": MS_NODIRATIME, "relatime": MS_RELATIME, "strictatime": MS_STRICTATIME}
 DEVICES = ("null", "zero", "full", "random", "urandom")
 INSIDE_ID = 1000  # the run's user and group inside a user namespace
+SANDBOX_FAILED = 76  # the exit code when the protections could not be built
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -362,8 +363,10 @@ def enter(spec: dict) -> None:
         try:
             _build_filesystem(spec, status)
             uid = spec.get("uid")  # only inside a file system made for it
-        except OSError as exc:
+        except OSError as exc:  # half a file system: no student code runs in it
             status.setdefault("failed", {})["filesystem"] = str(exc)
+            _report(spec["socket"], status)
+            os._exit(SANDBOX_FAILED)
     else:
         try:
             _prctl(PR_SET_CHILD_SUBREAPER, 1)
