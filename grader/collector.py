@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 MESSAGE_BYTES = 256 * 1024  # the probe's largest message is far smaller
-_RECORDS = 50_000  # per run: past this, records are dropped
+_RECORDS = 100_000  # per run: past this, records are dropped (writes as cut output)
 _CONNECTIONS = 512  # open at once per run: far more than its processes need, far fewer than the grader's files
 _REJECTIONS_KEPT = 20  # named in the review flag; the rest only counted
 _UNIT_STATUSES = ("ok", "error", "timeout", "skipped")
@@ -63,21 +63,26 @@ def _number(value: object, low: int, high: int) -> int | None:
 class Collector:
     """One per submission: a listening socket, and a thread that reads it until `close()`."""
 
-    def __init__(self, directory: Path, questions: frozenset[str], output_limit: int, output_total: int) -> None:
+    def __init__(self, directory: Path, questions: frozenset[str], output_limit: int, output_total: int,
+                 processes: int = 64) -> None:
         self.path = str(directory / "probe.sock")
         self.questions = questions
         self.output_limit = output_limit  # characters per question and process
         self.output_total = output_total  # characters of the whole run
-        self.byte_budget = 4 * output_total + 16 * MESSAGE_BYTES
+        # what an honest run can send: every process's output, cut by the probe, twice over
+        self.byte_budget = 2 * (output_total + processes * output_limit) + 16 * MESSAGE_BYTES
         self.changed = threading.Condition()  # notified on every unit record and by `poke()`
         self.events: list[dict] = []
-        self.status: dict = {}  # what the launcher applied (its first report)
+        self.status: dict = {}  # what the launcher applied (its report for the latest start)
+        self._status_epoch = -1
         self.rejected: list[str] = []
         self.rejections = 0
         self.epoch = 0  # one per start of a kernel or runner: PIDs repeat across them
         self.root: int | None = None  # the grader's PID of this start's root process
         self.units: dict[int, tuple[str, str | None, float]] = {}  # this start's unit outcomes, with seconds
         self.started: tuple[int, float] | None = None  # the unit this start's root began last, and when
+        self.next_unit = 0  # the only unit that may start next
+        self.settled_at = time.monotonic()  # when the last unit ended (or this start began)
         self._known: dict[int, tuple[str, int]] = {}  # grader's PID -> (key, epoch)
         self._written: dict[tuple[str, str | None], int] = {}
         self._total = 0
@@ -107,6 +112,8 @@ class Collector:
             self.root = None
             self.units = {}
             self.started = None
+            self.next_unit = 0
+            self.settled_at = time.monotonic()
 
     def settle(self, timeout: float) -> None:
         """Wait until every connection has ended (its process is gone and all it sent is
@@ -221,17 +228,22 @@ class Collector:
     def _question(self, value: object) -> str | None:
         return value if isinstance(value, str) and value in self.questions else None
 
-    def _add(self, event: dict) -> None:
-        if len(self.events) >= _RECORDS:
-            self._reject(f"more than {_RECORDS} records; the rest was dropped", count_only=len(self.events) > _RECORDS)
-            return
+    def _add(self, event: dict) -> bool:
+        if len(self.events) >= _RECORDS + 100:  # room kept for the cut notes themselves
+            return False
+        if len(self.events) >= _RECORDS and event["k"] != "cut":
+            if event["k"] == "write" and (event["key"], event["q"]) not in self._cut:
+                self._cut.add((event["key"], event["q"]))
+                self.events.append({"k": "cut", "key": event["key"], "q": event["q"]})
+            return False
         self.events.append(event)
+        return True
 
     def _handle(self, pid: int, record: dict, connection: socket.socket) -> None:
         kind = record["k"]
         if kind == "sandbox":
-            if self.root is None and not self.status and isinstance(record.get("status"), dict):
-                self.status = record["status"]
+            if self.root is None and self._status_epoch != self.epoch and isinstance(record.get("status"), dict):
+                self.status, self._status_epoch = record["status"], self.epoch
             else:
                 self._reject("a sandbox report after the run had started")
             self._answer(connection)
@@ -252,21 +264,30 @@ class Collector:
             if not is_root or number is None:
                 self._reject(f"a {kind!r} record from a process other than the run's main process")
                 return
-            if kind == "start":
+            running = self.started is not None and self.started[0] not in self.units
+            if kind == "start":  # units start in order, one at a time: no start can move the clock
+                if running or number != self.next_unit:
+                    self._reject("a unit started out of order")
+                    return
                 self.started = (number, time.monotonic())
             else:
                 status = record.get("status")
                 if status not in _UNIT_STATUSES:
                     self._reject("a unit record with an unknown status")
                     return
-                since = self.started[1] if self.started and self.started[0] == number else time.monotonic()
-                outcome = (status, _text(record.get("error"), 2000), time.monotonic() - since)
                 earlier = self.units.get(number)
+                current = running and self.started is not None and self.started[0] == number
                 if earlier is not None:  # the runner reports a unit once: the other report is forged
                     self._reject("two outcomes reported for one unit; the worse one counts")
                     if earlier[0] != "ok":
                         return
-                self.units[number] = outcome
+                elif not (current or (number == self.next_unit and status == "skipped" and not running)):
+                    self._reject("an outcome for a unit that is not running")
+                    return
+                since = self.started[1] if current and self.started else time.monotonic()
+                self.units[number] = (status, _text(record.get("error"), 2000), time.monotonic() - since)
+                self.next_unit = max(self.next_unit, number + 1)
+                self.settled_at = time.monotonic()
             self.changed.notify_all()
             return
         if kind == "write":
@@ -343,7 +364,12 @@ class Collector:
             text = text[:max(room, 0)]
         if not text:
             return
+        last = self.events[-1] if self.events else None
+        if last is not None and last["k"] == "write" and last["key"] == key and last["stream"] == stream \
+                and last["q"] == question and last["thread"] == (record.get("thread") is not False):
+            last["parts"].append(text)  # the same process writing on: one record, however many writes
+        elif not self._add({"k": "write", "key": key, "stream": stream, "parts": [text], "q": question,
+                            "thread": record.get("thread") is not False}):
+            return
         self._written[(key, question)] = used + len(text)
         self._total += len(text)
-        self._add({"k": "write", "key": key, "stream": stream, "text": text, "q": question,
-                   "thread": record.get("thread") is not False})

@@ -181,19 +181,19 @@ def _scratch_copy(submission: Submission, scratch: Path, script: str, limits: Li
     return path
 
 
-# never covered: the system itself
-_SYSTEM = {Path(p) for p in ("/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32",
-                             "/proc", "/sbin", "/sys", "/usr", "/var", "/nix", "/opt", "/snap")}
+# the system itself: all a run sees of the machine (read-only), with what `kept_paths` puts back
+_SYSTEM = {Path(p) for p in ("/bin", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/sbin",
+                             "/sys", "/usr")}
 
 
 def covered_paths(private: tuple[Path, ...]) -> list[Path]:
-    """What a run must not see: each `private` path and the folder around it (the folder of
-    submissions: other students, other sections; the output and earlier batches' results;
-    the rubric), the grader's own install, the homes, every temp directory, /run (host
-    sockets), and Gradescope's /autograder."""
+    """What a run must not see: every top-level directory but the system's (homes, /root,
+    /tmp, /var, /run with its sockets, /opt, /srv, /work, /autograder, ...), and each
+    `private` path and the folder around it wherever they are (the submissions, other
+    sections, the output, earlier results, the rubric), and the grader's own install: an
+    allow-list, as bubblewrap's users write one, not a list of secrets to hide."""
     package = Path(grader.__file__).resolve().parent
-    paths = [package, Path.home(), Path("/root"), Path("/home"), Path("/tmp"), Path("/var/tmp"), Path("/run"),
-             Path("/var/run"), Path("/autograder"), Path("/mnt"), Path("/media"), Path("/srv")]
+    paths = [Path("/", entry) for entry in sorted(os.listdir("/"))] + [package, Path.home()]
     if (package.parent / "pyproject.toml").exists():
         paths.append(package.parent)  # a checkout: the examples, the model solution
     for path in private:
@@ -204,7 +204,7 @@ def covered_paths(private: tuple[Path, ...]) -> list[Path]:
         if path.is_symlink() or not path.is_dir():
             continue
         path = path.resolve()
-        if path not in _SYSTEM and path not in covered:
+        if path != Path("/") and path not in _SYSTEM and path not in covered:
             covered.append(path)
     return covered
 

@@ -19,6 +19,7 @@ from itertools import count
 from pathlib import Path
 
 import nbformat
+import zmq
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
@@ -34,8 +35,19 @@ _SETUP = ("import _grader_probe as _grader_probe; _grader_probe.install_taps(); 
           "get_ipython().kernel.raw_input = _grader_probe.answer_input")  # ipykernel sets input() per cell
 
 
+_MESSAGE_BYTES = 16 << 20
+
+
 class _Client(NotebookClient):
-    """nbclient, keeping of a cell's outputs only its first error, cut short."""
+    """nbclient, keeping of a cell's outputs only its first error, cut short, and the
+    status of the kernel's reply (which stays "error" when the student's code silenced the
+    traceback the kernel would have shown)."""
+
+    async def _check_raise_for_error(self, cell, cell_index, exec_reply):  # type: ignore[no-untyped-def]
+        content = (exec_reply or {}).get("content", {})
+        if content.get("status") == "error":
+            cell.metadata["grader_error"] = f"{str(content.get('ename', ''))[:200]}: {str(content.get('evalue', ''))[:2000]}"
+        return await super()._check_raise_for_error(cell, cell_index, exec_reply)
 
     def output(self, outs, msg, display_id, cell_index):  # type: ignore[no-untyped-def]
         if msg["msg_type"] == "error" and not outs:
@@ -78,13 +90,19 @@ async def _run(path: Path, units: list[Unit], limits: Limits, env: dict[str, str
                                 connection_file=str(sandbox.connection_dir / f"kernel-{start}.json"))
         km.write_connection_file()
         sandbox.give(Path(km.connection_file))
+        # a message bigger than this drops the connection, and few wait unread: a kernel
+        # flooding its output past the probe costs the grader bounded memory
+        km.context.setsockopt(zmq.MAXMSGSIZE, _MESSAGE_BYTES)
+        km.context.setsockopt(zmq.RCVHWM, 64)
         client = _Client(nbformat.v4.new_notebook(), km=km, allow_errors=True,
                          kernel_name="grader", startup_timeout=60, shutdown_kernel="immediate")
         sandbox.collector.new_epoch()
+        sandbox.open_kernel_dir()
         with sandbox.stdin(sandbox.instructions(path.parent)) as stdin:
             try:
                 async with client.async_setup_kernel(env=env, cwd=str(path.parent), stdout=subprocess.DEVNULL,
                                                      stderr=subprocess.DEVNULL, stdin=stdin, cleanup_kc=True):
+                    sandbox.seal_kernel_dir()  # its sockets are bound: from now on nothing in it changes
                     try:
                         await _run_units(client, km, units, limits, budgets, deadline, outcomes)
                     finally:  # before the kernel goes, or its orphans would escape the kill
@@ -140,6 +158,8 @@ async def _run_cell(client: NotebookClient, km: AsyncKernelManager, unit: Unit, 
     errors = [o for o in cell.outputs if o.get("output_type") == "error"]
     if errors:
         return UnitOutcome(unit.question, unit.label, "error", f"{errors[0].ename}: {errors[0].evalue}")
+    if "grader_error" in cell.metadata:
+        return UnitOutcome(unit.question, unit.label, "error", cell.metadata["grader_error"])
     return UnitOutcome(unit.question, unit.label, "ok")
 
 

@@ -27,6 +27,7 @@ from grader.zygote import zygote
 
 STUCK = 75  # the runner's exit code after a unit that ignored its interrupt was reported
 GRACE = 3.0  # past a unit's time limit: the runner's own watchdog acts within 2 s, then this side
+STARTUP = 5.0  # for the first unit: the runner's own start (and a script's replayed definitions)
 
 
 @dataclass(frozen=True)
@@ -119,16 +120,20 @@ def _run_once(path: Path, mode: str, units: list[Unit], limits: Limits, budgets:
         while not ended.is_set():
             now = time.monotonic()
             limit = finish
+            # the unit running: the one the runner said it started, or else the next one,
+            # from the moment the last ended (a runner that stops saying so is timed anyway)
             if collector.started is not None and collector.started[0] not in collector.units:
                 index, since = collector.started
-                if index < len(runnable):
-                    question = runnable[index].question or ""
-                    left = budgets.get(question, limits.timeout) - sum(
-                        seconds for n, (_s, _e, seconds) in collector.units.items()
-                        if n < len(runnable) and (runnable[n].question or "") == question)
-                    limit = min(limit, since + max(left, 0) + GRACE)
+            else:
+                index, since = collector.next_unit, collector.settled_at + (STARTUP if collector.next_unit == 0 else 0)
+            if index < len(runnable):
+                question = runnable[index].question or ""
+                left = budgets.get(question, limits.timeout) - sum(
+                    seconds for n, (_s, _e, seconds) in collector.units.items()
+                    if n < len(runnable) and (runnable[n].question or "") == question)
+                limit = min(limit, since + max(left, 0) + GRACE)
             if now >= limit:
-                overran = collector.started[0] if limit < finish and collector.started else None
+                overran = index if limit < finish and index < len(runnable) else None
                 out_of_time = overran is None
                 break
             collector.changed.wait(limit - now)
@@ -141,9 +146,8 @@ def _run_once(path: Path, mode: str, units: list[Unit], limits: Limits, budgets:
     collector.settle(5.0)  # the last records of the run, still queued, are read
     with collector.changed:
         units_reported = dict(collector.units)
-        last_start = collector.started
     if overran is not None:
-        units_reported[overran] = ("timeout", None, time.monotonic() - last_start[1])
+        units_reported[overran] = ("timeout", None, limits.timeout)
         end = _End("stuck", "stopped after its time limit")
     elif out_of_time:
         end = _End("overran", f"the submission's time limit of {limits.submission_timeout:g} s ran out"

@@ -286,10 +286,8 @@ class RunSandbox:
             (self.control / name).mkdir()
         for name in ("sock", "conn"):
             (self.control / name).chmod(0o755)  # the run's user may look up, not change
-        if self.uid is not None:
-            os.chown(self.control / "kernel", self.uid, self.uid)  # where the kernel makes its sockets
         self.collector = Collector(self.control / "sock", self.questions, self.limits.output,
-                                   self.limits.output_total)
+                                   self.limits.output_total, self.limits.processes)
         return self
 
     def __exit__(self, *_exc: object) -> None:
@@ -308,6 +306,20 @@ class RunSandbox:
     def connection_dir(self) -> Path:
         """Where the grader writes a kernel's connection files: the run reads, never writes."""
         return self.control / "conn"
+
+    def open_kernel_dir(self) -> None:
+        """Before a kernel starts: the directory where it binds its sockets is its user's."""
+        if self.uid is not None:
+            os.chown(self.kernel_dir, self.uid, self.uid)
+            os.chmod(self.kernel_dir, 0o700)
+
+    def seal_kernel_dir(self) -> None:
+        """Once the kernel has bound its sockets: the run may no longer add, remove or replace
+        anything in the one host directory it could write (no disk filled, no socket swapped
+        for a symlink the grader would follow)."""
+        if self.uid is not None:
+            os.chown(self.kernel_dir, 0, 0)
+            os.chmod(self.kernel_dir, 0o755)
 
     def give(self, path: Path) -> None:
         """A file the grader wrote for the run to read (a kernel's connection file)."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grader.attribution import Asked, Attribution, Found, attribute
-from grader.checks import Check
+from grader.checks import Check, clip
 from grader.evidence import Evidence, QuestionEvidence
 from grader.execution import execute
 from grader.review import Review, ReviewFlag, review_flags
@@ -110,10 +110,10 @@ def grade(student: str, path: Path, rubric: Rubric, limits: Limits,
         )
         review = review_flags(attribution, evidence.inputs, {q.id: q.score for q in questions}, evidence.rejected)
     except SubmissionError as exc:
-        return _error(student, path, rubric, str(exc), started)
+        return _error(student, path, rubric, clip(str(exc)), started)
     except Exception as exc:  # a grader fault: say so, do not score the student for it
         sys.stderr.write(terminal(traceback.format_exc(), lines=True))  # the whole story, for a bug report
-        detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        detail = clip(traceback.format_exception_only(type(exc), exc)[-1].strip())
         return _error(student, path, rubric, f"{path}: internal grader error: {detail}", started)
     return SubmissionResult(
         student=student, path=readable(str(path)), status="graded",
@@ -167,7 +167,8 @@ def _process_tree(view: QuestionEvidence, output_chars: int = 600) -> tuple[Proc
             text += f"returned {', '.join(returned)}\n"
         if len(text) > output_chars:
             text = text[:output_chars] + "\n..."
-        shown.append(ProcessView(process.key, process.pid, parent, role, process.name, process.exit_code, text))
+        name = clip(process.name, 100) if process.name is not None else None  # a name the student chose
+        shown.append(ProcessView(process.key, process.pid, parent, role, name, process.exit_code, text))
     return tuple(shown)
 
 
@@ -186,7 +187,7 @@ def _notes(view: QuestionEvidence, evidence: Evidence, limits: Limits) -> tuple[
         elif unit.status == "skipped":
             notes.append(f"{unit.label}: not run, the time limit of {where} was already used up")
         elif unit.status == "not run":
-            notes.append(f"{unit.label}: not run: {unit.error}")
+            notes.append(f"{unit.label}: not run: {clip(unit.error or '')}")
         troubled |= unit.status != "ok"
     texts = [unit.error or "" for unit in view.units] + [child.stderr[-2000:] for child in view.children]
     hits = []
@@ -230,5 +231,10 @@ def _run_check(check: Check, view: QuestionEvidence) -> CheckResult:
     return CheckResult(
         name=check.title, kind=check.kind, passed=passed,
         score=round(check.points * outcome.fraction, 2), max_score=check.points,
-        feedback=check.on_pass if passed else check.on_fail, detail=outcome.detail, hidden=check.hidden,
+        feedback=check.on_pass if passed else check.on_fail,
+        detail=clip(outcome.detail, _DETAIL_CHARS),  # whatever a check quotes of the student's
+        hidden=check.hidden,
     )
+
+
+_DETAIL_CHARS = 4_000  # of one check's observation in the reports

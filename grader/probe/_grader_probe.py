@@ -75,6 +75,24 @@ def emit(kind: str, **fields: object) -> None:
         pass
 
 
+def reporter():  # type: ignore[no-untyped-def]
+    """A sender bound now, before any student code runs, to this process's connection and to
+    the C functions underneath: student code that later replaces `emit`, `socket.send` or
+    `json.dumps` does not change what the runner reports through it."""
+    import _socket
+
+    sock, send, dumps = _sock, _socket.socket.send, json.dumps
+
+    def report(kind: str, **fields: object) -> None:
+        if sock is not None:
+            try:
+                send(sock, dumps({"k": kind, **fields}, default=repr).encode("utf-8", "replace"))
+            except Exception:
+                pass
+
+    return report
+
+
 def set_question(question: str | None) -> None:
     """Called by the executor before each unit (cell or statement) of the root process."""
     global _question

@@ -171,8 +171,10 @@ def main(config: dict) -> int:
     budgets: dict[str, float] = dict(config.get("budgets", {}))
     current: list = [0, None]  # the unit running: index, question
 
+    report, outcome, set_question = _grader_probe.reporter(), _outcome, _grader_probe.set_question
+
     def tell(index: int, status: str, error: str | None = None) -> None:
-        _grader_probe.emit("unit", n=index, status=status, error=None if error is None else error[:4000])
+        report("unit", n=index, status=status, error=None if error is None else error[:4000])
 
     _watchdog = _Watchdog(lambda: tell(current[0], "timeout"), config["stuck_exit"])
     signal.signal(signal.SIGINT, _on_sigint)
@@ -188,10 +190,10 @@ def main(config: dict) -> int:
         if left <= 0:
             tell(index, "skipped")
             continue
-        _grader_probe.set_question(question)
-        _grader_probe.emit("start", n=index)
+        set_question(question)
+        report("start", n=index)
         started = time.monotonic()
-        status, error = _outcome(runner, unit, left)
+        status, error = outcome(runner, unit, left)
         if status == "timeout":
             _grader_proctree.kill_descendants(os.getpid())
         budgets[question or ""] = left - (time.monotonic() - started)
