@@ -32,7 +32,6 @@ _RECORDS = 100_000  # per run: past this, records are dropped (writes as cut out
 _CONNECTIONS = 512  # open at once per run: far more than its processes need, far fewer than the grader's files
 _REJECTIONS_KEPT = 20  # named in the review flag; the rest only counted
 _UNIT_STATUSES = ("ok", "error", "timeout", "skipped")
-_HOW = ("fork", "spawn", "forkserver", "helper", "exec")
 _CREDENTIALS = struct.Struct("iII")  # struct ucred: pid, uid, gid
 
 
@@ -50,6 +49,30 @@ def process_facts(pid: int) -> tuple[int, int] | None:
     except (KeyError, ValueError, IndexError):
         return None
     return inner, parent
+
+
+def _command_line(pid: int) -> bytes | None:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read(4096)
+    except OSError:
+        return None
+
+
+def how_started(pid: int, parent: int) -> str:
+    """How a process came to be, by the kernel's word: a fork shares its parent's command
+    line; multiprocessing's spawn, forkserver and resource tracker each start Python with
+    their own."""
+    command = _command_line(pid)
+    if command is None or command == _command_line(parent):
+        return "fork"
+    if b"--multiprocessing-fork" in command:
+        return "spawn"
+    if b"multiprocessing.forkserver" in command:
+        return "forkserver"
+    if b"multiprocessing.resource_tracker" in command:
+        return "helper"
+    return "exec"
 
 
 def _text(value: object, limit: int) -> str | None:
@@ -332,7 +355,7 @@ class Collector:
         elif pid == self.root:
             how = "root"  # the root started Python again (exec): still the root
         else:
-            how = record.get("how") if record.get("how") in _HOW else "exec"
+            how = how_started(pid, parent)  # never the process's own claim
         self._known[pid] = (key, self.epoch)
         parent_known = self._known.get(parent)
         parent_facts = None if parent_known else process_facts(parent)

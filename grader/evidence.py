@@ -214,6 +214,11 @@ def build_evidence(events: list[dict], units: tuple[UnitOutcome, ...], limits_hi
         elif kind == "input":
             inputs.append(event)
 
+    for fact in facts.values():
+        if fact.get("reaped") == 0 and fact.get("exit_code") not in (None, 0):  # a crash the parent would hide
+            del fact["reaped"]
+            if "a parent said a child that failed exited cleanly" not in refused:
+                refused.append("a parent said a child that failed exited cleanly")
     processes: dict[str, Process] = {}
     for key, fact in facts.items():
         if "how" not in fact:

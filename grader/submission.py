@@ -226,6 +226,8 @@ def _notebook_cells(path: Path, text: str) -> tuple[Cell, ...]:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise SubmissionError(f"{readable(str(path))}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except RecursionError:
+        raise SubmissionError(f"{readable(str(path))}: not a Jupyter notebook (JSON nested too deeply)") from None
     # nbformat 4 keeps a list of cells; nbformat 3 (IPython 1-2) its cells in worksheets,
     # converted to 4 by nbformat.reads below
     v3 = isinstance(raw, dict) and raw.get("nbformat") == 3 and isinstance(raw.get("worksheets"), list)

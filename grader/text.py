@@ -100,3 +100,24 @@ def csv_cell(value):  # type: ignore[no-untyped-def]
 def csv_row(values) -> list[str]:  # type: ignore[no-untyped-def]
     """Every cell of a row through `csv_cell`: the one rule for every CSV the grader writes."""
     return [csv_cell(value) for value in values]
+
+
+def scrub(value):  # type: ignore[no-untyped-def]
+    """A result with every string of it as `terminal(lines=True)` shows it: what a student
+    wrote (a process name, an exception, printed text) reaches no report, and through it no
+    terminal or editor, with an escape sequence, a bidi override or a stray carriage return."""
+    import dataclasses
+    import enum
+
+    if isinstance(value, enum.Enum):
+        return value
+    if isinstance(value, str):
+        return terminal(readable(value), lines=True)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(value, **{f.name: scrub(getattr(value, f.name))
+                                             for f in dataclasses.fields(value) if f.init})
+    if isinstance(value, (list, tuple)):
+        return type(value)(scrub(item) for item in value)
+    if isinstance(value, dict):
+        return {key: scrub(item) for key, item in value.items()}
+    return value

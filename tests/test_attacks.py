@@ -406,3 +406,139 @@ def test_a_folder_too_big_for_the_workspace_is_refused_with_its_reason(tmp_path,
         (folder / f"data{number}.txt").write_text("x")
     result = grade_path(folder, rubric, files=50)
     assert result.status == "error" and "more than a run may have (50 files" in result.error
+
+
+# --- the red team's second round ------------------------------------------------------------
+
+KEYRING = """import ctypes, json, os
+libc = ctypes.CDLL(None, use_errno=True)
+found = {}
+for name, number in (("keyctl", {"x86_64": 250, "aarch64": 219}), ("ptrace", {"x86_64": 101, "aarch64": 117})):
+    result = libc.syscall(number[os.uname().machine], 0, -4, 0, 0)
+    found[name] = os.strerror(ctypes.get_errno()) if result < 0 else "allowed"
+print(json.dumps(found))
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_keyrings_and_tracing_are_refused(tmp_path, rubric, engine):
+    found = report(run(tmp_path, rubric, [("md", "Q3."), ("code", KEYRING)], engine))
+    assert found == {"keyctl": "Operation not permitted", "ptrace": "Operation not permitted"}
+
+
+def test_a_forged_start_or_a_silenced_runner_does_not_stop_the_clock(tmp_path, rubric):
+    code = ("import _grader_probe, _grader_runner, time\n_grader_probe.emit('start', n=10**6)\n"
+            "_grader_runner._watchdog.arm(None)\n_grader_runner._watchdog.arm = lambda seconds: None\n"
+            "_grader_probe._sock = None\ntime.sleep(60)\n")
+    started = time.monotonic()
+    evidence = run(tmp_path, rubric, [("md", "Q3."), ("code", code), ("md", "Q5."), ("code", "print('next')")], timeout=3)
+    assert time.monotonic() - started < 3 + 10
+    assert [u.status for u in evidence.units] == ["timeout", "ok"]
+    assert "next" in printed(evidence)  # in a fresh process: the silenced one was killed
+
+
+HIDE_SHELL = """import _grader_probe
+real = _grader_probe.emit
+_grader_probe.emit = lambda kind, **f: real(kind, **({**f, "status": "ok", "error": None} if kind == "unit" else f))
+raise ValueError("hidden?")
+"""
+HIDE_KERNEL = """get_ipython()._showtraceback = lambda *args, **kwargs: None
+raise ValueError("hidden?")
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_patched_reporter_or_a_silenced_traceback_hides_no_exception(tmp_path, rubric, engine):
+    code = HIDE_SHELL if engine == "shell" else HIDE_KERNEL
+    [unit] = run(tmp_path, rubric, [("md", "Q3."), ("code", code)], engine).units
+    assert unit.status == "error" and "hidden?" in unit.error
+
+
+HIDE_CRASH = """import multiprocessing, _grader_probe
+
+def fail(n):
+    raise SystemExit(3)
+
+if __name__ == "__main__":
+    workers = [multiprocessing.Process(target=fail, args=(n,)) for n in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+        _grader_probe.emit("reaped", child=w.pid, code=0)
+"""
+
+
+def test_a_parent_cannot_say_its_crashed_children_exited_cleanly(tmp_path, rubric):
+    evidence = run(tmp_path, rubric, [("md", "Q6."), ("code", HIDE_CRASH)])
+    children = [p for p in evidence.processes.values() if p.name and p.name.startswith("Process")]
+    assert len(children) == 4 and all(p.exit_code == 3 for p in children)
+
+
+FAKE_FORKSERVER = """import multiprocessing, os, _grader_probe
+
+def work():
+    _grader_probe._hello("forkserver")  # claim to be a forkserver, so a child's claims widen
+    if os.fork() == 0:
+        _grader_probe.emit("mp", name="Process-2", mp_parent=4242)
+        print("Worker process ID: 4242")
+        os._exit(0)
+    os.wait()
+
+if __name__ == "__main__":
+    p = multiprocessing.Process(target=work)
+    p.start()
+    p.join()
+"""
+
+
+def test_how_a_process_started_is_the_kernels_word_not_its_own(tmp_path, rubric):
+    evidence = run(tmp_path, rubric, [("md", "Q3."), ("code", FAKE_FORKSERVER)])
+    assert {p.how for p in evidence.processes.values()} <= {"root", "fork"}
+    assert all(p.creator is None for p in evidence.processes.values())
+
+
+def test_nothing_outside_the_system_directories_is_visible(tmp_path, rubric):
+    code = "import json, os\nprint(json.dumps({d: sorted(os.listdir('/' + d))[:5] for d in os.listdir('/') if os.path.isdir('/' + d)}))"
+    found = report(run(tmp_path, rubric, [("md", "Q3."), ("code", code)]))
+    kept = kept_paths()
+    for folder, entries in found.items():
+        if folder in ("bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "sbin", "sys", "usr", "tmp"):
+            continue
+        for entry in entries:  # an empty cover, but for the way to what Python needs
+            assert any(Path("/", folder, entry) == p or Path("/", folder, entry) in p.parents for p in kept), (folder, entry)
+
+
+def test_the_kernels_socket_directory_is_sealed_before_student_code(tmp_path, rubric):
+    code = ("import glob, json, os\nfolder = os.path.dirname(os.path.dirname(os.environ['GRADER_PROBE_SOCKET'])) + '/kernel'\n"
+            "try:\n    open(folder + '/filler', 'w').write('x')\n    found = 'written'\nexcept OSError as exc:\n"
+            "    found = exc.strerror\nprint(json.dumps({'kernel_dir': found}))")
+    found = report(run(tmp_path, rubric, [("md", "Q3."), ("code", code)], "kernel"))
+    assert found["kernel_dir"] != "written" or os.geteuid() != 0  # sealed as root; a user namespace cannot
+
+
+REPORT_INJECTION = """import multiprocessing
+
+def work():
+    print("\\x1b[2J\\x1b]52;c;cm0gLXJmIH4K\\x07 cleared?\\r\\u202eevil")
+    raise ValueError("\\x1b[31mred\\x1b[0m\\nStudent: fake row")
+
+if __name__ == "__main__":
+    p = multiprocessing.Process(target=work, name="\\x1b[31mname\\x1b[0m\\u202e")
+    p.start()
+    p.join()
+    raise RuntimeError("\\x1b]0;title\\x07 and \\x9b31m")
+"""
+
+
+def test_control_characters_a_student_printed_reach_no_report(tmp_path, rubric):
+    from grader.cli import main
+
+    path = write_notebook(tmp_path / "inject.ipynb", [("md", "Q3."), ("code", REPORT_INJECTION)])
+    out = tmp_path / "out"
+    assert main(["grade", str(path), "--out", str(out), "--timeout", "5"]) == 0
+    files = [p for p in out.rglob("*") if p.is_file() and p.suffix in (".md", ".html", ".csv", ".json")]
+    assert len(files) >= 4
+    for file in files:
+        text = file.read_text(encoding="utf-8")
+        assert not [c for c in text if c in "\x1b\x07\x9b\u202e\r"], file.name

@@ -14,7 +14,9 @@ def write_all(results: list[SubmissionResult], rubric: Rubric, out: Path, skippe
     """`skipped`: the entries of the class directories not graded (`submission.Skipped`),
     listed in results.json and summary.html."""
     from grader.reports import feedback_md, grades_csv, html, results_json
+    from grader.text import scrub
 
+    results = [scrub(result) for result in results]
     results_json.write(results, rubric, out / "results.json", skipped)
     grades_csv.write(results, rubric, out / "grades.csv")
     for result in results:
