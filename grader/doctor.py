@@ -131,6 +131,9 @@ def diagnose() -> list[Protection]:
         Protection("privileges dropped", bool(status.get("capabilities_dropped")),
                    "all capabilities dropped, no_new_privs" if status.get("capabilities_dropped")
                    else ("not needed: not root" if not root else why("capabilities", "capset failed"))),
+        Protection("system calls that reach past the run refused", bool(status.get("seccomp")),
+                   "seccomp filter: keyrings, ptrace, bpf, perf, userfaultfd, io_uring" if status.get("seccomp")
+                   else why("seccomp", "no seccomp filter")),
         Protection("evidence the kernel vouches for", bool(status),
                    "records over a Unix socket the grader holds, each with the sender's PID from the kernel"
                    if status else "the launcher never reported"),
