@@ -105,6 +105,10 @@ _LABEL = (  # "Q.No-01", "Question no. 1", "Problem 1"; "Ans 1", "#Answer1", "A1
     r"|(?:answer|ans|solution|sol)\s*[.\-=]*\s*(?:(?:no\s*\.?|#)\s*[.:\-=]*)?\s*|a(?=[.\-]?\d)[.\-]?)"
 )
 _NUMBER_END = r"(?![\w]|\.\d)"
+# what ast.parse raises on text that is no Python: a syntax error, a NUL byte or a lone
+# surrogate (ValueError), or nesting deeper than the parser goes (100,000 brackets)
+_UNPARSABLE = (SyntaxError, ValueError, RecursionError, MemoryError)
+
 _HEADER = re.compile(_OPENING + _LABEL + r"\(?0*(\d{1,2})\)?" + _NUMBER_END + r"\s*(?:[.):\-*_]|</[^>]{1,20}>)*\s*(.*)$",
                      re.IGNORECASE)
 _BARE = re.compile(_OPENING + r"\(?0*(\d{1,2})\s*(?:[.)]|:|\s-)" + _NUMBER_END + r"\s*(?:[*_]|</[^>]{1,20}>)*\s*(.*)$")
@@ -136,8 +140,11 @@ _HEAD_CHARS = 200
 def _head(line: str) -> str:
     """The start of a line as the header patterns read it: bounded, with runs of spaces and of
     punctuation collapsed, so that no line can make the patterns backtrack for long."""
-    head = re.sub(r"\s+", " ", line[:_HEAD_CHARS])
-    return re.sub(r"([^\w\s])\1{2,}", r"\1\1", head)
+    return _REPEATED.sub(r"\1\1", _SPACES.sub(" ", line[:_HEAD_CHARS]))
+
+
+_SPACES = re.compile(r"\s+")
+_REPEATED = re.compile(r"([^\w\s])\1{2,}")
 
 
 def header_question(line: str, numbers: dict[int, str]) -> tuple[str | None, str] | None:
@@ -157,8 +164,12 @@ def bare_number(line: str) -> tuple[int, str] | None:
 
 
 def _words(text: str) -> list[str]:
-    joined = re.sub(r"(?<=[a-z])-(?=[a-z])", "", _TAGS.sub(" ", text.lower()))  # multi-threading
-    return re.findall(r"[a-z0-9]+", joined)
+    joined = _HYPHEN.sub("", _TAGS.sub(" ", text.lower()))  # multi-threading
+    return _ALNUM.findall(joined)
+
+
+_HYPHEN = re.compile(r"(?<=[a-z])-(?=[a-z])")
+_ALNUM = re.compile(r"[a-z0-9]+")
 
 
 class _Prompts:
@@ -213,13 +224,13 @@ def _cell_lines(cell: Cell) -> tuple[list[_Line], str | None]:
     prose_rows: set[int] = set()
     try:
         tree = ast.parse(without_magics(cell.source))
-    except (SyntaxError, ValueError):
+    except _UNPARSABLE:
         fused = {i: code for i, code in ((i, _after_label(text)) for i, text in enumerate(lines)) if code}
         prose_rows = _sentence_rows(lines) | set(fused)
         runnable = "\n".join(fused.get(i, "") if i in prose_rows else text for i, text in enumerate(lines))
         try:
             tree = ast.parse(without_magics(runnable))
-        except (SyntaxError, ValueError):
+        except _UNPARSABLE:
             tree, runnable = None, cell.source  # broken code: it runs, and fails, as written
         if looks_like_prose(cell.source) and (tree is None or not _is_program(runnable)):
             return [_Line(cell.index, i, text, True) for i, text in enumerate(lines)], None
@@ -299,7 +310,7 @@ def _sentence_rows(lines: list[str]) -> set[int]:
 def _compiles(line: str) -> bool:
     try:
         ast.parse(line)
-    except (SyntaxError, ValueError):
+    except _UNPARSABLE:
         return False
     return True
 
@@ -344,6 +355,20 @@ def _find_markers(lines: list[_Line], cells: Sequence[Cell], asked: Sequence[Ask
     for index, line in enumerate(lines):
         if line.prose and line.text.strip():
             first_prose.setdefault(line.cell, index)
+    headers: dict[int, tuple[str | None, str] | None] = {}  # each line's header, read once
+    bares: dict[int, tuple[int, str] | None] = {}
+
+    def header_at(i: int) -> tuple[str | None, str] | None:
+        if i not in headers:
+            headers[i] = header_question(lines[i].text, numbers)
+        return headers[i]
+
+    def bare_at(i: int) -> tuple[int, str] | None:
+        if i not in bares:
+            bares[i] = bare_number(lines[i].text)
+        return bares[i]
+
+    compared = 0  # lines compared with the prompts: bounded, however long the notebook
     for index, line in enumerate(lines):
         cell = cells[line.cell]
         if cell.hint in numbers.values() and line.cell not in hinted:
@@ -354,19 +379,22 @@ def _find_markers(lines: list[_Line], cells: Sequence[Cell], asked: Sequence[Ask
         if not line.prose or not line.text.strip() or line.cell in skip:
             continue
         following: list[str] = []  # a question split over lines: up to two more, before a gap or a header
-        for later in lines[index + 1 : index + 3]:
+        for later_index in range(index + 1, min(index + 3, len(lines))):
+            later = lines[later_index]
             if not (later.prose and later.cell == line.cell and later.text.strip()) or \
-                    header_question(later.text, numbers) or bare_number(later.text):
+                    header_at(later_index) or bare_at(later_index):
                 break
             following.append(later.text)
         candidates = [line.text, " ".join([line.text, *following[:1]]), " ".join([line.text, *following])]
-        header = header_question(line.text, numbers)
-        bare = bare_number(line.text) if header is None else None
+        header = header_at(index)
+        bare = bare_at(index) if header is None else None
         rest = header[1] if header else bare[1] if bare else line.text
         # a restated question starts on this line: a fence or a word or two before it does not count
-        heading = cell.kind != "code" and bool(re.match(r"\s*(?:#|\*\*|__|<h\d|<b>)", line.text))
-        restated = prompts.match(candidates[:1] if heading else candidates, heading) \
-            if len(_words(_HEADER_PREFIX.sub("", _head(line.text)))) >= 3 else None
+        heading = cell.kind != "code" and bool(_HEADING.match(line.text))
+        restated = None
+        if compared < _PROMPT_LINES and len(_words(_HEADER_PREFIX.sub("", _head(line.text)))) >= 3:
+            compared += 1
+            restated = prompts.match(candidates[:1] if heading else candidates, heading)
         marker: _Marker | None
         if restated is not None and (header is not None or bare is not None or restated != current):
             agrees = (header is not None and header[0] == restated) or (bare is not None and numbers.get(bare[0]) == restated)
@@ -391,6 +419,10 @@ def _find_markers(lines: list[_Line], cells: Sequence[Cell], asked: Sequence[Ask
         current = marker.question if marker else current
         in_list = False
     return found
+
+
+_HEADING = re.compile(r"\s*(?:#|\*\*|__|<h\d|<b>)")
+_PROMPT_LINES = 20_000  # prose lines compared with the prompts: thousands more than a notebook has
 
 
 def _continues_list(lines: list[_Line], index: int, number: int) -> bool:
@@ -620,17 +652,18 @@ def code_in_text(rows: list[str]) -> str | None:
     if fences:
         return "\n".join(fences)
     kept = ["" if re.fullmatch(r"\s*(\"\"\"|\'\'\'|```\w*)\s*", row) or _HEADER.match(_head(row)) else row for row in rows]
-    for candidate in ("\n".join(kept), "\n".join("" if i in _sentence_rows(kept) else row for i, row in enumerate(kept))):
-        candidate = textwrap.dedent(candidate)
-        if _is_program(candidate):
-            return candidate
-    return None
+    whole = textwrap.dedent("\n".join(kept))
+    if _is_program(whole):
+        return whole
+    sentences = _sentence_rows(kept)  # once: not once per row
+    candidate = textwrap.dedent("\n".join("" if i in sentences else row for i, row in enumerate(kept)))
+    return candidate if _is_program(candidate) else None
 
 
 def _is_program(text: str) -> bool:
     try:
         tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+    except _UNPARSABLE:
         return False
     return any(isinstance(node, (ast.Import, ast.ImportFrom)) for node in ast.walk(tree)) and any(
         isinstance(node, ast.Call) for node in ast.walk(tree)
@@ -768,9 +801,9 @@ def _claim_code(pieces: list[Piece], asked: Sequence[Asked], notes: dict[str, li
 def _does(code: str, calls: tuple[str, ...]) -> bool:
     try:
         tree = ast.parse(without_magics(code))
-    except (SyntaxError, ValueError):
+        return calls_any(tree, calls)
+    except _UNPARSABLE:  # also an attribute chain too long for the walk
         return False
-    return calls_any(tree, calls)
 
 
 def _typed_prose(cell: Cell) -> bool:
@@ -826,8 +859,11 @@ def _script_regions(submission: Submission, lines: list[_Line],
     return tuple(spans)
 
 
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
 def _normal(text: str) -> str:
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", _TAGS.sub(" ", text.lower())).split())
+    return " ".join(_NOT_ALNUM.sub(" ", _TAGS.sub(" ", text.lower())).split())
 
 
 def strip_prompt(lines: list[str], prompts: Sequence[str]) -> str:
@@ -835,11 +871,21 @@ def strip_prompt(lines: list[str], prompts: Sequence[str]) -> str:
     wanted = [_normal(prompt) for prompt in prompts if prompt.strip()]
     kept: list[str] = []
     for line in lines:
+        if not line.strip():
+            kept.append(line)
+            continue
         line = _ANSWER_LABEL.sub("", line)
-        sentences = re.split(r"(?<=[.?!:])\s+", line)
-        survivors = [s for s in sentences if not any(_repeats(_normal(s), prompt) for prompt in wanted)]
+        sentences = _SENTENCE_END.split(line)
+        survivors = [s for s in sentences if not _repeats_any(_normal(s), wanted)]
         kept.append(" ".join(survivors))
     return "\n".join(kept).strip()
+
+
+_SENTENCE_END = re.compile(r"(?<=[.?!:])\s+")
+
+
+def _repeats_any(sentence: str, prompts: list[str]) -> bool:
+    return bool(sentence) and any(_repeats(sentence, prompt) for prompt in prompts)
 
 
 def _repeats(sentence: str, prompt: str) -> bool:

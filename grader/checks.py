@@ -11,8 +11,11 @@ from __future__ import annotations
 import ast
 import re
 import signal
-from collections import Counter
+import heapq
+from bisect import bisect_right
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import ClassVar
 
 from grader.evidence import Process, QuestionEvidence, Task
@@ -30,6 +33,17 @@ def register(cls: type["Check"]) -> type["Check"]:
 class Outcome:
     fraction: float  # share of the check's points earned, 0..1
     detail: str  # what was observed, in words a student can act on
+
+
+ERROR_CHARS = 2_000  # of an exception message, a printed line or a value quoted in feedback
+
+
+def clip(text: str, limit: int = ERROR_CHARS) -> str:
+    """Student text quoted in feedback, bounded: a 20 MiB exception message or a 1 MiB line
+    is cut, with a note, so it cannot go whole into every report."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit:,} more characters cut)"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,13 +70,20 @@ class Check:
 @dataclass(frozen=True, kw_only=True)
 class Concepts(Check):
     """Partial credit for each group of synonyms the answer mentions. A plain word matches
-    at the start of a word ("process" matches "processes"); `re:` starts a regex."""
+    at the start of a word ("process" matches "processes"); `re:` starts a regex.
+
+    The answer must read as prose: the words counted against `min_words` and `full_words`
+    are at most three per word that is not a key word, two per different word, and, past
+    the first ten, ten per common function word ("the", "is", "of", ...). A terse sentence
+    keeps all its words; a list of key words, repeated or padded, does not (`prose: false`
+    counts every word)."""
 
     kind: ClassVar[str] = "concepts"
     groups: list[list[str]]
     full_marks_at: int = 0  # groups needed for full marks; 0 means all of them
     min_words: int = 5
     full_words: int = 0  # an answer shorter than this (a sentence or two) earns at most half
+    prose: bool = True  # the answer's words count only as far as it reads as sentences
 
     def __post_init__(self) -> None:
         if not self.groups or not all(self.groups):
@@ -78,44 +99,104 @@ class Concepts(Check):
                         raise ValueError(f"bad regex {pattern!r}: {exc}") from None
 
     def evaluate(self, evidence: QuestionEvidence) -> Outcome:
-        words = re.findall(r"\w+", evidence.answer)
-        if len(words) < self.min_words:
+        answer = evidence.answer[:_ANSWER_CHARS]
+        words = [(m.start(), m.end()) for m in _WORD.finditer(answer)]
+        counted, listed = (_prose_words(answer, words, self.groups) if self.prose else (len(words), ""))
+        if counted < self.min_words:
+            if listed:
+                return Outcome(0.0, f"{listed}: explain the idea in sentences, in your own words")
             found = "no answer" if not words else f"only {len(words)} word(s)"
             return Outcome(0.0, f"{found} under this question's header (at least {self.min_words} expected)")
-        matched = [group for group in self.groups if any(_mentions(evidence.answer, p) for p in group)]
+        matched = [group for group in self.groups if any(_mentions(answer, p) for p in group)]
         missing = [group[0] for group in self.groups if group not in matched]
         needed = self.full_marks_at or len(self.groups)
         fraction = min(1.0, len(matched) / needed)
         detail = f"mentions {len(matched)} of {len(self.groups)} key ideas ({needed} for full marks)"
         if missing and fraction < 1:
             detail += f"; not covered: {', '.join(missing)}"
-        if len(words) < self.full_words and fraction > 0.5:
+        if counted < self.full_words and fraction > 0.5:
             fraction = 0.5
-            detail += f"; the answer is short ({len(words)} words): explain it more fully, in your own words"
+            if listed:
+                detail += f"; {listed}: explain it in sentences, in your own words"
+            else:
+                detail += f"; the answer is short ({len(words)} words): explain it more fully, in your own words"
         return Outcome(fraction, detail)
 
 
-def _mentions(text: str, pattern: str) -> bool:
+_ANSWER_CHARS = 100_000  # of a text answer, read by the check: far beyond any real answer
+_WORD = re.compile(r"\w+")
+_FUNCTION_WORDS = frozenset("""
+    a an the is are was were be been being am of to in on at by for with from as and or but nor not no
+    so than then that which who whom whose this these those it its they them their there here can could
+    will would may might must should shall do does did has have had if when while where because since
+    also each every any all some more most other such into onto over under between through about only
+    very just one two own same both either neither like unlike whereas however therefore thus hence
+    i we you he she our your my his her us me what how why per via without within across
+""".split())
+
+
+def _prose_words(answer: str, words: list[tuple[int, int]], groups: list[list[str]]) -> tuple[int, str]:
+    """How many of the answer's words count: all of them in sentences; in a list of key
+    words (bare, repeated or padded with other words) only as many as its prose carries.
+    Also what the answer looks like, when that is fewer than all."""
+    starts = [start for start, _ in words]
+    keyword = bytearray(len(words))
+    for group in groups:
+        for pattern in group:
+            for match in _pattern(pattern).finditer(answer):
+                index = max(bisect_right(starts, match.start()) - 1, 0)
+                while index < len(words) and words[index][0] < max(match.end(), match.start() + 1):
+                    if words[index][1] > match.start():
+                        keyword[index] = 1
+                    index += 1
+    total = len(words)
+    keywords = sum(keyword)
+    lowered = [answer[start:end].lower() for start, end in words]
+    function = sum(1 for word, key in zip(lowered, keyword) if not key and word in _FUNCTION_WORDS)
+    distinct = len(set(lowered))
+    counted = min(total, 3 * (total - keywords), 2 * distinct, 10 + 10 * function)
+    if counted >= total:
+        return total, ""
+    if counted == 3 * (total - keywords):
+        return counted, f"the answer reads as a list of key words ({keywords} of its {total} words are the key words themselves)"
+    if counted == 2 * distinct:
+        return counted, f"the answer repeats itself ({distinct} different words in {total})"
+    return counted, f"the answer reads as a list of words, not sentences (only {function} of its {total} words join them)"
+
+
+@lru_cache(maxsize=256)
+def _pattern(pattern: str) -> re.Pattern[str]:
     if pattern.startswith("re:"):
-        return re.search(pattern[3:], text, re.IGNORECASE) is not None
-    return re.search(r"(?<!\w)" + re.escape(pattern), text, re.IGNORECASE) is not None
+        return re.compile(pattern[3:], re.IGNORECASE)
+    return re.compile(r"(?<!\w)" + re.escape(pattern), re.IGNORECASE)
+
+
+def _mentions(text: str, pattern: str) -> bool:
+    return _pattern(pattern).search(text) is not None
 
 
 # --- processes ------------------------------------------------------------------------------
 
-# read on squeezed lines (one space per run), so the optional gaps cannot backtrack far; a PID
+# read on squeezed text (one space per gap), so the optional gaps cannot backtrack far; a PID
 # has at most 19 digits, so int() never meets a 5,000-digit "PID"
 _PID_CLAIM = re.compile(r"(?:\bpid\b|process[ _-]?id\b|\bid\b) ?(?:is|of)? ?[:=#]? ?(\d{1,19})(?!\d)", re.I)
-_SPACES = re.compile(r"\s+")
-
-
-def _squeezed(line: str) -> str:
-    return _SPACES.sub(" ", line)
+_GAPS = re.compile(r"[^\S\n]+")
 _NUMBER = re.compile(r"(?<![\w.\-])[-+]?\d+(?:\.\d+)?(?![\w]|\.\d)")
+
+
+def _squeezed(text: str) -> str:
+    """The text with its lines ended by \\n only (as str.splitlines ends them) and every other
+    run of white space made one space: the parsers below read it whole, never line by line,
+    so a million short lines cost no more than one long one."""
+    return _GAPS.sub(" ", "\n".join(text.splitlines()))
 
 
 def _mp_children(evidence: QuestionEvidence) -> list[Process]:
     return [p for p in evidence.children if p.name is not None]
+
+
+def _named(process: Process) -> str:
+    return f"{clip(process.name or '?', 60)} (PID {process.pid})"
 
 
 @register
@@ -132,10 +213,10 @@ class Processes(Check):
         children = [p for p in _mp_children(evidence) if self.pool_workers or not p.pool_worker]
         pids = [p.pid for p in children]
         root_pids = {evidence.processes[key].pid for key in evidence.roots if key in evidence.processes}
-        listed = ", ".join(f"{p.name} (PID {p.pid})" for p in children[:8])
+        listed = ", ".join(_named(p) for p in children[:8]) + (", ..." if len(children) > 8 else "")
         count = f"{len(children)} child process{'es' if len(children) != 1 else ''}"
         if len(set(pids)) != len(pids) or root_pids & set(pids):
-            return Outcome(0.0, f"child PIDs are not distinct from each other and the parent: {pids}")
+            return Outcome(0.0, f"child PIDs are not distinct from each other and the parent: {clip(str(pids), 300)}")
         if len(children) < self.min:
             threads = [w for w in evidence.writes if not w.main_thread]
             hint = " Output came from threads of the main process, not from processes." if threads else ""
@@ -154,22 +235,26 @@ class Processes(Check):
 @dataclass(frozen=True, kw_only=True)
 class RealPids(Check):
     """Every PID the code printed is the real PID of the process that printed it (or of its
-    parent or one of its children): a made-up PID fails."""
+    parent or one of its children): a made-up PID fails. 0 is never a real PID, and 1 only
+    when a process of the run has it (in a PID namespace, 1 is the namespace's init, not a
+    process of the student's)."""
 
     kind: ClassVar[str] = "real_pids"
     require_printed: bool = True  # at least one PID must be printed
 
     def evaluate(self, evidence: QuestionEvidence) -> Outcome:
         claims = 0
-        for key, line in evidence.output_lines():
-            line = _squeezed(line)
-            for match in _PID_CLAIM.finditer(line):
+        for key, text in evidence.output_by_process().items():
+            text = _squeezed(text)
+            related = _related_pids(evidence, key)
+            for match in _PID_CLAIM.finditer(text):
                 claims += 1
                 claimed = int(match.group(1))
-                if claimed not in _related_pids(evidence, key):
+                if claimed not in related:
+                    line = text[text.rfind("\n", 0, match.start()) + 1 : _line_end(text, match.end())]
                     return Outcome(
                         0.0,
-                        f"printed {line.strip()!r}, but the process that printed it has PID"
+                        f"printed {clip(line.strip(), 200)!r}, but the process that printed it has PID"
                         f" {evidence.processes[key].pid if key in evidence.processes else '?'}"
                         f" and no process it is related to has PID {claimed}",
                     )
@@ -180,15 +265,27 @@ class RealPids(Check):
         return Outcome(1.0, f"all {claims} printed PID(s) match the processes that printed them")
 
 
+def _line_end(text: str, position: int) -> int:
+    end = text.find("\n", position)
+    return len(text) if end < 0 else end
+
+
 def _related_pids(evidence: QuestionEvidence, key: str) -> set[int]:
     """The PIDs a process may truthfully print: its own, its parent's, its children's
-    (within its own PID namespace)."""
+    (within its own PID namespace). Never 0 (no process: what getppid() says of a parent
+    outside the namespace), and 1 only when it is a process of the run, not the init of
+    the namespace the run is in."""
     process = evidence.processes.get(key)
     if process is None:
         return set()
     same = [p for p in evidence.processes.values() if p.run == process.run]
-    related = {process.pid, process.ppid, process.creator or 0}
+    related = {process.pid, process.ppid}
+    if process.creator is not None:
+        related.add(process.creator)
     related.update(p.pid for p in same if p.ppid == process.pid or p.creator == process.pid)
+    related.discard(0)
+    if not any(p.pid == 1 for p in same):
+        related.discard(1)
     return related
 
 
@@ -196,10 +293,15 @@ def _related_pids(evidence: QuestionEvidence, key: str) -> set[int]:
 @dataclass(frozen=True, kw_only=True)
 class SeparateWriters(Check):
     """`count` distinct values, each printed (stdout, stderr or logging) by a different child
-    process that the code started itself. Pool workers that print the values earn
-    `from_pool` of the points: which worker prints which value is left to the scheduler, so
-    the code does not make each process print its own (and this share is the same on every
-    run, however the tasks fell)."""
+    process that the code started itself. A process counts only with a number of its own: one
+    that none of the other counted processes printed (four processes that each print
+    `1 2 3 4` are one process's numbers four times; four that each print their own PID are
+    four different numbers). Numbers are read either way a line can mean them: all of a
+    line's numbers, or the last of a line with two (`Process 2: 4` is the number 4 of process
+    2, also when process 4 says `Process 4: 8`). Pool workers that print the values earn `from_pool` of
+    the points: which worker prints which value is left to the scheduler, so the code does
+    not make each process print its own (and this share is the same on every run, however
+    the tasks fell)."""
 
     kind: ClassVar[str] = "separate_writers"
     count: int
@@ -211,24 +313,28 @@ class SeparateWriters(Check):
 
     def evaluate(self, evidence: QuestionEvidence) -> Outcome:
         children = {p.key: p for p in evidence.children}
-        printed: dict[str, set[str]] = {}
+        every: dict[str, set[str]] = {}  # per child the code started: all the numbers it printed
+        last: dict[str, set[str]] = {}  # and the last number of each of its lines
         pooled: set[str] = set()
         parent_values: set[str] = set()
         for key, text in evidence.printed_by_process().items():
             process = evidence.processes.get(key)
-            own_pid = process.pid if process else None
-            values = {v for line in text.splitlines() for v in _plain_numbers(_without_timestamps(line), own_pid)}
+            lines, pids = _numbers_by_line(_without_timestamps(text), process.pid if process else None)
+            if not lines and pids and key in children:
+                lines = [[pid] for pid in pids]  # only its PID, labelled: a number of its own all the same
+            values = {value for line in lines for value in line}
             if key in children and children[key].pool_worker:
                 pooled |= values
             elif key in children:
-                printed[key] = values
+                every[key] = values
+                last[key] = {line[-1] for line in lines if len(line) <= 2}  # "Process 2: 4", not "3 4 1 2"
             else:
                 parent_values |= values
-        pairs = _distinct_representatives(printed, self.count)
-        if len(pairs) >= self.count:
+        own = max((_own_numbers(every, self.count), _own_numbers(last, self.count)), key=len)
+        if len(own) >= self.count:
             shown = ", ".join(
-                f"PID {evidence.processes[key].pid} printed {value}"
-                for key, value in sorted(pairs.items(), key=lambda item: evidence.processes[item[0]].pid)[: self.count]
+                f"PID {evidence.processes[key].pid} printed {clip(value, 40)}"
+                for key, value in sorted(own.items(), key=lambda item: evidence.processes[item[0]].pid)[: self.count]
             )
             return Outcome(1.0, shown)
         if len(pooled) >= self.count and self.from_pool:
@@ -236,13 +342,19 @@ class SeparateWriters(Check):
                 f"pool worker processes printed {len(pooled)} different numbers, but with a pool the"
                 " scheduler decides which worker prints which number; start one Process per number"
                 f" so that each of {self.count} processes prints its own"))
-        writers = len([key for key, values in printed.items() if values])
+        writers = len([key for key, values in every.items() if values])
         detail = (
-            f"found {len(pairs)} different number(s) printed by {writers} different child process(es);"
+            f"found {len(own)} different number(s) printed by {writers} different child process(es);"
             f" expected {self.count}, each printed by its own process"
         )
-        if parent_values and len(pairs) < self.count:
-            detail += f". The main process printed {', '.join(sorted(parent_values)[:6])} itself"
+        if writers > len(own):
+            shared = sorted(set.intersection(*[values for values in every.values() if values]), key=_number_order)
+            detail += (f". {writers - len(own)} of the processes printed only numbers that another process"
+                       " printed too" + (f" (all of them printed {', '.join(clip(v, 20) for v in shared[:6])})"
+                                         if shared else "")
+                       + ": each process must print a number of its own")
+        if parent_values and len(own) < self.count:
+            detail += f". The main process printed {', '.join(clip(v, 20) for v in sorted(parent_values)[:6])} itself"
             if any(not w.main_thread for w in evidence.writes):
                 detail += " (from threads, which are not processes)"
         return Outcome(0.0, detail)
@@ -251,44 +363,77 @@ class SeparateWriters(Check):
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[,.]\d+)?|\d\d:\d\d:\d\d(?:[,.]\d+)?")
 
 
-def _without_timestamps(line: str) -> str:
+def _without_timestamps(text: str) -> str:
     """A logging format's time is not a number the process chose to print."""
-    return _TIMESTAMP.sub(" ", line)
+    return _TIMESTAMP.sub(" ", text)
 
 
-def _plain_numbers(line: str, own_pid: int | None = None) -> list[str]:
-    """Numbers in a line, leaving out printed PIDs: those after a label ("PID 12"), and the
-    writer's own PID unless it is the line's only number ("[15] my number is 3")."""
-    line = _squeezed(line)
-    claimed = {m.start(1) for m in _PID_CLAIM.finditer(line)}
-    numbers = [m.group(0).lstrip("+") for m in _NUMBER.finditer(line) if m.start() not in claimed]
-    others = [n for n in numbers if n != str(own_pid)]
-    return others or numbers
+def _numbers_by_line(text: str, own_pid: int | None = None) -> tuple[list[list[str]], list[str]]:
+    """The numbers of each line that has any, leaving out printed PIDs: those after a label
+    ("PID 12"), and the writer's own PID unless it is the line's only number ("[15] my
+    number is 3"); and the PIDs the labels named. Each line is read by one C-level scan
+    (two where the text names a PID), so a million short lines cost little."""
+    text = _squeezed(text)
+    labelled = _PID_CLAIM.search(text) is not None
+    own = str(own_pid)
+    lines: list[list[str]] = []
+    pids: list[str] = []
+    for line in text.split("\n"):
+        named = {m.start(1): m.group(1) for m in _PID_CLAIM.finditer(line)} if labelled else None
+        if named:
+            pids.extend(named.values())
+            found = [m.group(0) for m in _NUMBER.finditer(line) if m.start() not in named]
+        else:
+            found = _NUMBER.findall(line)
+        if found:
+            if "+" in line:
+                found = [number.lstrip("+") for number in found]
+            if own in found:
+                found = [number for number in found if number != own] or found
+            lines.append(found)
+    return lines, pids
 
 
-def _distinct_representatives(options: dict[str, set[str]], wanted: int) -> dict[str, str]:
-    """Match processes to values so that each process gets a different value, until `wanted`
-    are matched (augmenting paths). Each process offers only its `wanted` smallest values:
-    that never loses a matching of `wanted` (a process with that many values can always move
-    to one nobody else took), and keeps the search small and shallow for any output."""
-    offered = {key: sorted(values)[:wanted] for key, values in sorted(options.items())}
-    owner: dict[str, str] = {}
+def _number_order(value: str) -> tuple[int, str]:
+    return (len(value), value)
 
-    def assign(key: str, seen: set[str]) -> bool:  # recursion depth stays below `wanted`
-        for value in offered[key]:
-            if value in seen:
-                continue
-            seen.add(value)
-            if value not in owner or assign(owner[value], seen):
-                owner[value] = key
-                return True
-        return False
 
-    for key in offered:
-        if len(owner) >= wanted:
-            break
-        assign(key, set())
-    return {key: value for value, key in owner.items()}
+def _own_numbers(options: dict[str, set[str]], wanted: int) -> dict[str, str]:
+    """Processes that each printed a number none of the other counted processes printed, with
+    one such number each. Processes that printed the very same numbers count once. When
+    a process's numbers are all printed by others too, the process printing the most
+    numbers is set aside first (it repeats the others: a process that prints everyone's
+    numbers does not hide theirs), and the rest are looked at again, until every process
+    left has a number of its own or `wanted` do. A number that every process printed is the
+    program's, not one process's ("Number 3 of 4", a parent's PID), and is left out, except
+    where it is all a process printed. Linear in the numbers printed."""
+    printing = [values for values in options.values() if values]
+    common = set.intersection(*printing) if len(printing) > 1 else set()
+    distinct: dict[frozenset[str], str] = {}
+    for key, values in sorted(options.items()):
+        if values:
+            distinct.setdefault(frozenset(values - common or values), key)
+    alive = {key: set(values) for values, key in distinct.items()}
+    holders: dict[str, set[str]] = defaultdict(set)
+    for key, values in alive.items():
+        for value in values:
+            holders[value].add(key)
+    own = {key: {value for value in values if len(holders[value]) == 1} for key, values in alive.items()}
+    with_own = sum(1 for values in own.values() if values)
+    waiting = [(-len(alive[key]), key) for key, values in own.items() if not values]
+    heapq.heapify(waiting)
+    while waiting and with_own < wanted:
+        _, key = heapq.heappop(waiting)
+        if own[key]:
+            continue  # it gained a number of its own when another was set aside
+        for value in alive.pop(key):
+            holders[value].discard(key)
+            if len(holders[value]) == 1:
+                (other,) = holders[value]
+                with_own += not own[other]
+                own[other].add(value)
+        del own[key]
+    return {key: min(values, key=_number_order) for key, values in own.items() if values}
 
 
 # --- values ---------------------------------------------------------------------------------
@@ -327,9 +472,9 @@ class Value(Check):
 
     def evaluate(self, evidence: QuestionEvidence) -> Outcome:
         printed = evidence.printed_by_process()
-        lines = [line for text in printed.values() for line in text.splitlines()]
-        if self.expected is not None and not _value_printed(lines, self.expected, self.ordered):
-            shown = "; ".join(line.strip() for line in lines if line.strip())[:200] or "nothing"
+        if self.expected is not None and not _value_printed("\n".join(printed.values()), self.expected, self.ordered):
+            head = "\n".join(text[:1000] for text in printed.values())
+            shown = clip("; ".join(line.strip() for line in head.splitlines() if line.strip()), 200) or "nothing"
             return Outcome(0.0, f"expected {self.expected!r} in the output; it printed: {shown}")
         if self.computed_by != "pool":
             return Outcome(1.0, f"printed {self.expected!r}")
@@ -369,8 +514,8 @@ def _results_shown(evidence: QuestionEvidence, tasks: list[Task], printed: dict[
     paired = all(len(task.inputs) == len(task.values) for task in tasks)
     pairs = sorted((given, value) for task in tasks for given, value in zip(task.inputs, task.values)) if paired \
         else [("", value) for value in raw]
-    inputs = ", ".join(given for given, _ in pairs[:30])[:120] if paired else ""
-    returned = ", ".join(value for _, value in pairs[:30])[:120]
+    inputs = ", ".join(given[:120] for given, _ in pairs[:30])[:120] if paired else ""
+    returned = ", ".join(value[:120] for _, value in pairs[:30])[:120]
     count = sum(len(task.values) for task in tasks)
     workers = {p.key for p in evidence.children if p.pool_worker}
     if raw == ["None"]:
@@ -383,39 +528,25 @@ def _results_shown(evidence: QuestionEvidence, tasks: list[Task], printed: dict[
     hidden = [value for value in sample if not _is_shown(value, shown, tokens, text)]
     if hidden:
         return Outcome(0.0, (f"the pool's workers returned {returned}, but the output does not show"
-                             f" {', '.join(hidden[:5])}: print the results the pool returned"))
+                             f" {', '.join(clip(value, 100) for value in hidden[:5])}: print the results the pool returned"))
     detail = f"the pool's worker processes returned {returned}"
     return Outcome(1.0, detail + (f" for the inputs {inputs}" if inputs else "") + ", and the output shows them")
 
 
 def _shown_values(text: str) -> set[str]:
     """repr() of every literal in the output, with the elements of every container."""
-    found: set[str] = set()
-
-    def add(value: object) -> None:
-        found.add(repr(_normalise(value)))
-        if isinstance(value, (list, tuple, set)):
-            for item in value:
-                add(item)
-        elif isinstance(value, dict):
-            for item in (*value.keys(), *value.values()):
-                add(item)
-
-    for value in _literals(text):
-        if value is not None:
-            add(value)
-    return found
+    return {_repr(value) for value in _literals(text) if value is not None}
 
 
-def _is_shown(value_repr: str, shown: set[str], tokens: set[str], text: str) -> bool:
+def _is_shown(value_repr: str, shown: set[str], tokens: set[str], text: str, depth: int = 0) -> bool:
     """The output shows the value: as a literal (in a container or alone), or as printed text."""
     value = _literal(value_repr)
     if value is None and value_repr != "None":  # not a literal (or cut short): look for its text
         return value_repr[:100] in text
-    if repr(_normalise(value)) in shown or value_repr in shown:
+    if _repr(value) in shown or value_repr in shown:
         return True
-    if isinstance(value, (list, tuple)) and value:  # a chunk's results, printed joined together
-        return all(_is_shown(repr(item), shown, tokens, text) for item in value[:_SAMPLE])
+    if isinstance(value, (list, tuple)) and value and depth < 2:  # a chunk's results, printed joined together
+        return all(_is_shown(_repr(item), shown, tokens, text, depth + 1) for item in value[:_SAMPLE])
     plain = str(value) if isinstance(value, str) else value_repr
     return plain in tokens or (" " in plain and plain in text)
 
@@ -430,10 +561,11 @@ def _breaks_relation(tasks: list[Task], relation: str) -> str | None:
             try:
                 wanted = eval(code, {"__builtins__": _RELATION_BUILTINS}, {"x": x})  # the rubric's own expression
             except Exception:
-                return f"the task with input {given} could not be checked against {relation}"
+                return f"the task with input {clip(given, 100)} could not be checked against {relation}"
             checked += 1
-            if repr(_normalise(wanted)) != repr(_normalise(_literal(returned))):
-                return f"for the input {given} the pool returned {returned}, expected {relation} = {wanted!r}"
+            if _repr(wanted) != _repr(_literal(returned)):
+                return (f"for the input {clip(given, 100)} the pool returned {clip(returned, 100)},"
+                        f" expected {relation} = {clip(_repr(wanted), 100)}")
     if not checked:
         return "the pool's tasks and their inputs could not be matched"
     return None
@@ -447,7 +579,7 @@ def _same(found: object, expected: object, ordered: bool) -> bool:
     found, expected = _normalise(found), _normalise(expected)
     if ordered or not isinstance(found, list) or not isinstance(expected, list):
         return found == expected
-    return Counter(map(repr, found)) == Counter(map(repr, expected))
+    return Counter(map(_repr, found)) == Counter(map(_repr, expected))
 
 
 def _normalise(value: object) -> object:
@@ -458,40 +590,109 @@ def _normalise(value: object) -> object:
     return value
 
 
-def _value_printed(lines: list[str], expected: object, ordered: bool) -> bool:
-    text = "\n".join(lines)
-    if any(_same(found, expected, ordered) for found in _literals(text)):
+def _repr(value: object) -> str:
+    """repr() of the normalised value; a number too long to write out has none."""
+    try:
+        return repr(_normalise(value))
+    except ValueError:  # an int of more than 4,300 digits
+        return "<a number too long to write>"
+
+
+def _value_printed(text: str, expected: object, ordered: bool) -> bool:
+    target = _normalise(expected)
+    if isinstance(target, list):  # only a container of as many values can be it
+        found = (value for value in _literals(text) if isinstance(value, (list, tuple)) and len(value) == len(target))
+    else:
+        found = (value for value in _literals(text) if not isinstance(value, (list, tuple)))
+    if any(_same(value, target, ordered) for value in found):
         return True
-    if isinstance(expected, list):  # printed one by one ("1\n4\n9", "2 squared is 4", ...)
-        all_numbers = [_literal(n) for line in lines for n in _plain_numbers(line)]
-        last_numbers = [_literal(_plain_numbers(line)[-1]) for line in lines if _plain_numbers(line)]
-        for sequence in (all_numbers, last_numbers):
-            for start in range(len(sequence) - len(expected) + 1):
-                if _same(sequence[start : start + len(expected)], expected, ordered):
-                    return True
+    if isinstance(target, list) and target:  # printed one by one ("1\n4\n9", "2 squared is 4", ...)
+        read: dict[str, str] = {}  # each different number is read once
+
+        def normal(number: str) -> str:
+            if number not in read:
+                read[number] = _repr(_literal(number))
+            return read[number]
+
+        lines = _numbers_by_line(text)[0]
+        every = [normal(number) for line in lines for number in line]
+        last = [normal(line[-1]) for line in lines]
+        wanted = [repr(value) for value in target]
+        return any(_in_sequence(sequence, wanted, ordered) for sequence in (every, last))
+    return False
+
+
+def _in_sequence(sequence: list[str], wanted: list[str], ordered: bool) -> bool:
+    """`wanted` appears in `sequence` as a run of neighbours (in any order, unless `ordered`).
+    One pass: a sliding window that keeps count of how far it is from `wanted`."""
+    size = len(wanted)
+    if ordered:
+        first = wanted[0]
+        return any(value == first and sequence[start : start + size] == wanted for start, value in enumerate(sequence))
+    need = Counter(wanted)
+    window: Counter[str] = Counter()
+    off = len(need)  # values whose count in the window differs from the count wanted
+
+    def move(value: str, step: int) -> None:
+        nonlocal off
+        before = window[value]
+        window[value] = before + step
+        off += (before == need[value]) - (before + step == need[value])
+
+    for index, value in enumerate(sequence):
+        move(value, 1)
+        if index >= size:
+            move(sequence[index - size], -1)
+        if index >= size - 1 and off == 0:
+            return True
     return False
 
 
 _LITERAL_BUDGET = 2_000_000  # characters handed to literal_eval per output: enough for any honest print
+_LITERAL_CHARS = 100_000  # the longest one literal read (a longer print is no single value to look for)
+_LITERAL_COUNT = 20_000  # bracketed literals read per output: a printed list of tuples is read as one
+_NESTING = 4  # levels of a container looked into for the values it holds
+_NUMBER_DIGITS = 4_000  # a number longer than this is no value a pool returned
 
 
 def _literals(text: str) -> list[object]:
-    """Every Python literal in the text: bracketed containers, then bare numbers and words.
-    One pass pairs the brackets, and a budget bounds the parsing, so no output
-    ("[" * 300000) makes this slow."""
+    """Every Python literal in the text: bracketed containers with the values inside them
+    (a few levels down), then bare numbers. One pass pairs the brackets; a pair inside a
+    literal already read is not read again, and a budget bounds the parsing, so no output
+    ("[" * 300000, a million small lists) makes this slow."""
     found: list[object] = []
-    budget = _LITERAL_BUDGET
+    budget, count = _LITERAL_BUDGET, _LITERAL_COUNT
+    covered = -1  # the end of the last literal read: the pairs inside it are in it
     for start, end in _bracket_pairs(text):
-        if end - start > 100_000:
+        if end <= covered or end - start >= _LITERAL_CHARS:
             continue
         budget -= end - start + 1
-        if budget < 0:
+        count -= 1
+        if budget < 0 or count < 0:
             break
         value = _literal(text[start : end + 1])
         if value is not None:
-            found.append(value)
+            covered = end
+            _with_contents(value, found)
     found.extend(_literal(number) for number in _NUMBER.findall(text))
     return found
+
+
+def _with_contents(value: object, found: list[object]) -> None:
+    """The value and the values inside it, `_NESTING` levels down (iteratively)."""
+    level = [value]
+    for _ in range(_NESTING + 1):
+        below: list[object] = []
+        for item in level:
+            found.append(item)
+            if isinstance(item, (list, tuple, set, frozenset)):
+                below.extend(item)
+            elif isinstance(item, dict):
+                below.extend(item.keys())
+                below.extend(item.values())
+        level = below
+        if not level:
+            break
 
 
 def _bracket_pairs(text: str) -> list[tuple[int, int]]:
@@ -499,17 +700,31 @@ def _bracket_pairs(text: str) -> list[tuple[int, int]]:
     closing = {"[": "]", "(": ")", "{": "}"}
     stack: list[tuple[str, int]] = []
     pairs = []
-    for index, char in enumerate(text):
+    for match in _BRACKET.finditer(text):
+        char, index = match.group(), match.start()
         if char in closing:
             stack.append((closing[char], index))
         elif stack and char == stack[-1][0]:
             pairs.append((stack.pop()[1], index))
-        elif char in ")]}":
+        else:
             stack.clear()  # a stray closer: what was open cannot be a literal across it
     return sorted(pairs)
 
 
+_BRACKET = re.compile(r"[\[\](){}]")
+_PLAIN_NUMBER = re.compile(r"[-+]?\d+(\.\d+)?")
+
+
 def _literal(text: str) -> object:
+    """The Python literal the text is, or None. Plain numbers are read directly (a million
+    of them cost no literal_eval), and nothing longer than one literal may be is parsed."""
+    plain = _PLAIN_NUMBER.fullmatch(text)
+    if plain:
+        if len(text) > _NUMBER_DIGITS:
+            return None
+        return float(text) if plain.group(1) else int(text)
+    if len(text) > _LITERAL_CHARS:
+        return None
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
@@ -518,7 +733,7 @@ def _literal(text: str) -> object:
 
 def _not_from_pool(tasks: list[Task], expected: object) -> str | None:
     """None when pool workers returned every expected element, else why not."""
-    returned = Counter(repr(_normalise(_literal(value))) for task in tasks for value in task.values)
+    returned = Counter(_repr(_literal(value)) for task in tasks for value in task.values)
     wanted = Counter(repr(v) for v in (_normalise(expected) if isinstance(expected, list) else [expected]))
     lacking = wanted - returned
     if lacking:
@@ -545,12 +760,12 @@ class RanCleanly(Check):
         for unit in evidence.units:
             if unit.status != "ok":
                 reason = {
-                    "error": f"raised {unit.error}",
+                    "error": f"raised {clip(unit.error or '')}",
                     "timeout": "ran past the time limit and was stopped",
                     "died": "killed the process running it (its kernel), which was restarted",
                     "skipped": "was not run: the question's time was used up",
-                    "not run": f"was not run: {unit.error or 'the run ended before it'}",
-                }.get(unit.status, unit.status)
+                    "not run": f"was not run: {clip(unit.error or 'the run ended before it')}",
+                }.get(unit.status, clip(unit.status, 100))
                 return Outcome(0.0, f"the code at {unit.label} {reason}")
         for child in evidence.children:
             if child.pool_worker and child.exit_code in (None, 0, -signal.SIGTERM, -signal.SIGKILL):
@@ -562,7 +777,7 @@ class RanCleanly(Check):
                     how = f"was killed by signal {_signal_name(-child.exit_code)}"
                 else:
                     how = f"exited with code {child.exit_code}"
-                return Outcome(0.0, f"child process {child.name} (PID {child.pid}) {how}")
+                return Outcome(0.0, f"child process {_named(child)} {how}")
         return Outcome(1.0, "ran without errors; every child process exited with code 0")
 
 
@@ -599,17 +814,16 @@ class Code(Check):
         return False
 
     def evaluate(self, evidence: QuestionEvidence) -> Outcome:
-        try:
-            tree = ast.parse(without_magics(evidence.code))
-        except SyntaxError as exc:
+        tree = _parsed(evidence.code)
+        if isinstance(tree, str):
             if self._proven(evidence) and not self.main_guard:
                 return Outcome(1.0, f"the run shows a {self.observed} was created")
-            return self._sketched(evidence.code, f"the code does not parse: {exc.msg} (line {exc.lineno})")
+            return self._sketched(evidence.code, f"the code does not parse: {tree}")
         if not evidence.code.strip():
             return self._sketched(evidence.answer, "no code was found for this question")
         problems = []
         if self.calls:
-            if not calls_any(tree, self.calls) and not self._proven(evidence):
+            if not _calls_any(evidence.code, tuple(self.calls)) and not self._proven(evidence):
                 problems.append(f"does not call {' or '.join(self.calls)}")
         if self.main_guard and not _guarded(tree, evidence.file_code):
             problems.append("has no `if __name__ == \"__main__\":` guard")
@@ -624,10 +838,36 @@ class Code(Check):
         """Code that cannot run (broken, or only sketched in the text answer) still shows
         which call the student meant, as an instructor reading it would see."""
         if self.calls and not self.main_guard:
-            for name in self.calls:
-                if re.search(r"(?<![\w])(?:\w+\.)*" + re.escape(short_name(name)) + r"\s*\(", text):
+            for name in self.calls:  # `multiprocessing.Pool(` or `mp.Pool(`: the name after any dots
+                if re.search(r"(?<!\w)" + re.escape(short_name(name)) + r"\s*\(", text[:_CODE_CHARS]):
                     return Outcome(1.0, f"{why}, but it calls {short_name(name)}(...)")
         return Outcome(0.0, why)
+
+
+_CODE_CHARS = 2_000_000  # of a question's code read for a sketched call: any real notebook's
+
+
+@lru_cache(maxsize=8)  # a file's code is read by every check that looks at its guard
+def _parsed(code: str) -> ast.Module | str:
+    """The code's syntax tree, or why there is none: a syntax error, or code that nests
+    deeper than Python's parser goes (100,000 brackets), or characters it cannot encode."""
+    try:
+        return ast.parse(without_magics(code))
+    except SyntaxError as exc:
+        return f"{clip(exc.msg or 'invalid syntax', 200)} (line {exc.lineno})"
+    except (ValueError, UnicodeError):
+        return "it holds characters that are not Python source (a NUL byte or a lone surrogate)"
+    except (RecursionError, MemoryError):
+        return "it nests deeper than Python can parse"
+
+
+@lru_cache(maxsize=8)
+def _calls_any(code: str, names: tuple[str, ...]) -> bool:
+    tree = _parsed(code)
+    try:
+        return not isinstance(tree, str) and calls_any(tree, names)
+    except RecursionError:  # an attribute chain thousands of names long
+        return False
 
 
 def _guarded(tree: ast.Module, file_code: str) -> bool:
@@ -635,10 +875,10 @@ def _guarded(tree: ast.Module, file_code: str) -> bool:
     if any(is_main_guard(node) for node in tree.body):
         return True
     defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    try:
-        whole = ast.parse(without_magics(file_code))
-    except SyntaxError:
+    whole = _parsed(file_code)
+    if isinstance(whole, str):
         return False
-    return any(
-        is_main_guard(node) and defined & called_names(node) for node in whole.body
-    )
+    try:
+        return any(is_main_guard(node) and defined & called_names(node) for node in whole.body)
+    except RecursionError:
+        return False

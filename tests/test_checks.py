@@ -340,9 +340,13 @@ def test_value_survives_pathological_brackets(printed):
 def test_separate_writers_with_a_thousand_processes_of_a_thousand_numbers():
     children = [proc(1000 + i, f"Process-{i}") for i in range(1100)]
     numbers = "".join(f"{n}\n" for n in range(1100))
-    writes = [(1000 + i, numbers, True) for i in range(1100)]
-    outcome = SeparateWriters(points=12, count=4).evaluate(evidence(children=children, writes=writes))
-    assert outcome.fraction == 1
+    check = SeparateWriters(points=12, count=4)
+    writes = [(1000 + i, numbers, True) for i in range(1100)]  # the same numbers, 1100 times
+    assert check.evaluate(evidence(children=children, writes=writes)).fraction == 0
+    writes = [(1000 + i, numbers + f"mine: {5000 + i}\n", True) for i in range(1100)]
+    assert check.evaluate(evidence(children=children, writes=writes)).fraction == 1
+    writes = [(1000 + i, "".join(f"{n}\n" for n in range(400) if n != i), True) for i in range(400)]
+    assert check.evaluate(evidence(children=children[:400], writes=writes)).fraction == 0  # each leaves one out
 
 
 def test_a_result_that_is_not_a_literal_is_not_shown_by_a_printed_none():
