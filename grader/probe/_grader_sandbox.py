@@ -248,24 +248,30 @@ def _build_filesystem(spec: dict, status: dict) -> None:
         _mount(path, staged[path], None, MS_BIND | MS_REC)
     staged[root] = _workspace(spec, stage)
     # shallow first: a deeper path is placed inside what covers its surroundings
+    sealed = set()  # covers with nothing put back inside: read-only from the start
     for path in sorted([*covers, *staged], key=_depth):
         if path in staged:
             os.makedirs(path, exist_ok=True)  # inside a cover, or the workspace, made just before
             _mount(staged[path], path, None, MS_MOVE)
-        else:
-            try:
-                _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
-            except OSError as exc:
-                status.setdefault("failed", {})[f"cover {path}"] = str(exc)
+            continue
+        empty = not any(_inside(kept, path) for kept in staged)
+        try:
+            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | (MS_RDONLY if empty else 0), "size=64k,mode=755")
+            if empty:
+                sealed.add(path)
+        except OSError as exc:
+            status.setdefault("failed", {})[f"cover {path}"] = str(exc)
     for folder in os.listdir(stage):
         os.rmdir(os.path.join(stage, folder))  # each emptied by its move
     os.rmdir(stage)
-    keep_open = {root, *spec["writable"]}
+    keep_open = {root, *spec["writable"], *sealed}
+    put_back = [path for path in staged if path != root]
     for target, flags in _mount_points():
         if target in keep_open or _inside(target, "/proc") or _inside(target, "/dev"):
             continue
-        if _inside(target, root) and target not in staged:
-            continue  # what the workspace shadows
+        shadowed = any(_inside(target, cover) and target != cover for cover in [*covers, root])
+        if shadowed and not any(_inside(target, kept) for kept in put_back):
+            continue  # under a cover or the workspace: out of sight already
         try:
             _mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | flags)
         except OSError:
