@@ -2,7 +2,7 @@
 piece of code makes no check (and no attribution) hang, recurse too deep or raise.
 
 Each call runs under a generous alarm (a bound, not a timing assertion): a parser that is
-quadratic in a 1 MiB line, or backtracks on a long gap, trips it and the test fails.
+quadratic in a 256 KiB line, or backtracks on a long gap, trips it and the test fails.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from grader.syntax import source_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 RUBRIC = load_rubric(ROOT / "rubrics" / "multiprocessing.yaml")
-BOUND = 5  # seconds per check: far above what a linear parser needs on 1 MiB, far below a quadratic one
+BOUND = 5  # seconds per check: far above what a linear parser needs on 256 KiB, far below a quadratic one
 ATTRIBUTION_BOUND = 10  # per notebook: attribution parses code several times and compares every
 #                         prose line with every prompt (linear: ~2 s at worst for these notebooks)
-NOTEBOOK_TEXT = 256 << 10  # of each payload, in one cell: a quadratic pass would take hours on it
-MiB = 1 << 20
+NOTEBOOK_TEXT = 64 << 10  # of each payload, in one cell: a quadratic pass would take hours on it
+SIZE = 1 << 18  # 256 KiB: hours for a quadratic parser, a fraction of a second for a linear one
 
 PAYLOADS = {
     "pid gap": "pid" + " " * 20_000 + "x",
@@ -44,8 +44,8 @@ PAYLOADS = {
     "long float": "1." + "5" * 100_000,
     "dotted": "1." * 300_000,
     "signs": "-1" * 300_000,
-    "one line": "x" * MiB,
-    "digits": " ".join("1234567" for _ in range(MiB // 8)),
+    "one line": "x" * SIZE,
+    "digits": " ".join("1234567" for _ in range(SIZE // 8)),
     "list of numbers": "[" + ", ".join(str(i) for i in range(150_000)) + "]",
     "many small lists": "[1, 2] " * 100_000,
     "many nested": "[[[[[[1]]]]]] " * 50_000,
@@ -56,7 +56,7 @@ PAYLOADS = {
     "nul": "\x00" * 100_000 + "pid: 1\x00 2\x00",
     "ansi": "\x1b[31mProcess ID: \x1b[0m 101\x1b[2J\x1b]52;c;aGk=\x07" * 20_000,
     "timestamps": "2024-05-01 10:00:00," + "0" * 100_000,
-    "newlines": "\n" * MiB,
+    "newlines": "\n" * SIZE,
     "carriage returns": "1\r" * 300_000,
     "quotes": "'" * 200_000 + '"' * 200_000,
     "triple quotes": '"""' * 100_000,
@@ -71,8 +71,11 @@ PAYLOADS = {
     "words": "word " * 200_000,
 }
 
+# each cut to SIZE characters (a cut nesting is as pathological as a balanced one)
+PAYLOADS = {name: payload[:SIZE] for name, payload in PAYLOADS.items()}
+
 ROOT_PID = 100
-WRITERS = {"child stdout": (101, "stdout"), "main stdout": (ROOT_PID, "stdout"), "worker stderr": (102, "stderr")}
+WRITERS = {"child stdout": (101, "stdout"), "worker stderr": (102, "stderr")}
 
 
 def key(pid: int) -> str:
@@ -89,7 +92,7 @@ def view(payload: str, where: str) -> QuestionEvidence:
     processes = {key(ROOT_PID): Process(key(ROOT_PID), ROOT_PID, 1, "root", None, None, None, False, None, "", "")}
     processes.update({p.key: p for p in children})
     writes, tasks, units, text = [], [Task(key(102), "q", ("1", "4"), ("1", "2"))], [UnitOutcome("q", "cell 1", "ok")], {}
-    if where in WRITERS:  # as much as the output limit keeps of a question (1 MiB), from one writer
+    if where in WRITERS:  # as much as the output limit keeps of a question (256 KiB here), from one writer
         pid, stream = WRITERS[where]
         writes = [Write(key(pid), stream, payload + "\n", "q", True)]
     elif where == "text":
@@ -184,7 +187,7 @@ def test_attribution_is_bounded(name):
 
 
 def test_an_exception_message_reaches_the_feedback_bounded():
-    huge = "ValueError: " + "boom " * (4 * MiB)
+    huge = "ValueError: " + "boom " * (4 * SIZE)
     evidence = replace(view("", "text"), units=(UnitOutcome("q", "cell 1", "error", huge),))
     detail = RanCleanly(points=1).evaluate(evidence).detail
     assert "ValueError: boom" in detail and len(detail) < 3_000 and "cut" in detail
