@@ -895,4 +895,6 @@ def _repeats(sentence: str, prompt: str) -> bool:
         return True
     if not 0.66 <= len(sentence) / len(prompt) <= 1.5:
         return False  # lengths this far apart cannot reach the ratio: no need to compare
-    return SequenceMatcher(None, sentence, prompt).ratio() >= 0.8
+    matcher = SequenceMatcher(None, sentence, prompt)
+    # difflib's cheap upper bounds first: most sentences fail them, and ratio() is costly
+    return matcher.quick_ratio() >= 0.8 and matcher.ratio() >= 0.8

@@ -229,7 +229,7 @@ def _sweep_stale() -> None:
     _raise_own_file_limit()
     # a new process of a run waits for the collector's answer to its hello: the thread that
     # answers must get the interpreter within a fraction of a millisecond, not Python's 5 ms
-    sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
+    sys.setswitchinterval(min(sys.getswitchinterval(), 0.0001))
     for entry in Path(tempfile.gettempdir()).glob(f"{_CONTROL_PREFIX}*-*"):
         owner = entry.name[len(_CONTROL_PREFIX):].split("-", 1)[0]
         try:
