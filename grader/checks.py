@@ -805,7 +805,13 @@ class Code(Check):
             raise ValueError(f"observed must be 'process' or 'pool' or left out, not {self.observed!r}")
 
     def _proven(self, evidence: QuestionEvidence) -> bool:
-        """The evidence shows what the call makes: points it proves are never taken away."""
+        """The evidence shows what the call makes: points it proves are never taken away. A
+        process's name is its own claim, so it proves the call only in a submission that
+        imports the call's module at all."""
+        modules = {call.split(".")[0] for call in self.calls}
+        if modules and not any(re.search(rf"^[ \t]*(?:from|import)[ \t]+{re.escape(m)}\b", evidence.file_code, re.M)
+                               for m in modules):
+            return False
         made = [p for p in evidence.children if p.name is not None]
         if self.observed == "process":
             return any(not p.pool_worker for p in made)

@@ -542,3 +542,4 @@ def test_control_characters_a_student_printed_reach_no_report(tmp_path, rubric):
     for file in files:
         text = file.read_text(encoding="utf-8")
         assert not [c for c in text if c in "\x1b\x07\x9b\u202e\r"], file.name
+

@@ -292,8 +292,12 @@ def test_code_pool_spellings(code):
 
 def test_code_never_takes_away_what_the_evidence_proves():
     check = Code(points=3, calls=["multiprocessing.Process"], observed="process")
-    started = evidence(children=[proc(101, "Process-1")], code="start_it()", file_code="start_it()")
+    started = evidence(children=[proc(101, "Process-1")], code="start_it()",
+                       file_code="from multiprocessing import Process\nstart_it()")
     assert check.evaluate(started).fraction == 1
+    # a name is the process's own claim: without multiprocessing anywhere it proves nothing
+    forged = evidence(children=[proc(101, "Process-1")], code="start_it()", file_code="import os\nstart_it()")
+    assert check.evaluate(forged).fraction == 0
     pool_only = evidence(children=[proc(101, "ForkPoolWorker-1", pool=True)], code="run()", file_code="run()")
     assert check.evaluate(pool_only).fraction == 0
 
