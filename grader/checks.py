@@ -244,9 +244,10 @@ class RealPids(Check):
 
     def evaluate(self, evidence: QuestionEvidence) -> Outcome:
         claims = 0
+        index = _pid_index(evidence)
         for key, text in evidence.output_by_process().items():
             text = _squeezed(text)
-            related = _related_pids(evidence, key)
+            related = _related_pids(evidence, key, index)
             for match in _PID_CLAIM.finditer(text):
                 claims += 1
                 claimed = int(match.group(1))
@@ -270,7 +271,21 @@ def _line_end(text: str, position: int) -> int:
     return len(text) if end < 0 else end
 
 
-def _related_pids(evidence: QuestionEvidence, key: str) -> set[int]:
+def _pid_index(evidence: QuestionEvidence) -> tuple[dict[tuple[str, int], set[int]], set[str]]:
+    """Once per question: the children's PIDs of each (run, PID), and the runs where a
+    process of the run itself is PID 1 (linear, however many processes the run made)."""
+    children: dict[tuple[str, int], set[int]] = defaultdict(set)
+    with_one: set[str] = set()
+    for p in evidence.processes.values():
+        children[(p.run, p.ppid)].add(p.pid)
+        if p.creator is not None:
+            children[(p.run, p.creator)].add(p.pid)
+        if p.pid == 1:
+            with_one.add(p.run)
+    return children, with_one
+
+
+def _related_pids(evidence: QuestionEvidence, key: str, index=None) -> set[int]:  # type: ignore[no-untyped-def]
     """The PIDs a process may truthfully print: its own, its parent's, its children's
     (within its own PID namespace). Never 0 (no process: what getppid() says of a parent
     outside the namespace), and 1 only when it is a process of the run, not the init of
@@ -278,13 +293,12 @@ def _related_pids(evidence: QuestionEvidence, key: str) -> set[int]:
     process = evidence.processes.get(key)
     if process is None:
         return set()
-    same = [p for p in evidence.processes.values() if p.run == process.run]
-    related = {process.pid, process.ppid}
+    children, with_one = index or _pid_index(evidence)
+    related = {process.pid, process.ppid, *children.get((process.run, process.pid), ())}
     if process.creator is not None:
         related.add(process.creator)
-    related.update(p.pid for p in same if p.ppid == process.pid or p.creator == process.pid)
     related.discard(0)
-    if not any(p.pid == 1 for p in same):
+    if process.run not in with_one:
         related.discard(1)
     return related
 

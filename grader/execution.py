@@ -193,7 +193,7 @@ def covered_paths(private: tuple[Path, ...]) -> list[Path]:
     sections, the output, earlier results, the rubric), and the grader's own install: an
     allow-list, as bubblewrap's users write one, not a list of secrets to hide."""
     package = Path(grader.__file__).resolve().parent
-    paths = [Path("/", entry) for entry in sorted(os.listdir("/"))] + [package, Path.home()]
+    paths = [Path("/", entry) for entry in sorted(os.listdir("/"))] + [package, Path.home(), Path("/sys/fs/cgroup")]
     if (package.parent / "pyproject.toml").exists():
         paths.append(package.parent)  # a checkout: the examples, the model solution
     for path in private:

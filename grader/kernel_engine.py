@@ -57,6 +57,19 @@ class _Client(NotebookClient):
         return None
 
 
+class _Manager(AsyncKernelManager):
+    """Its client's sockets are bounded: a message frame bigger than _MESSAGE_BYTES drops the
+    connection, and few messages wait unread, so a kernel flooding its output past the
+    probe costs the grader bounded memory."""
+
+    def client(self, **kwargs):  # type: ignore[no-untyped-def]
+        client = super().client(**kwargs)
+        client.context.setsockopt(zmq.MAXMSGSIZE, _MESSAGE_BYTES)  # before its channels make sockets
+        client.context.setsockopt(zmq.RCVHWM, 16)
+        client.context.setsockopt(zmq.SNDTIMEO, 5000)  # a dropped connection: a send fails, never hangs
+        return client
+
+
 class _OwnInterpreter(KernelSpecManager):
     """Every kernel name resolves to ipykernel on the grader's interpreter, in the sandbox."""
 
@@ -85,15 +98,11 @@ async def _run(path: Path, units: list[Unit], limits: Limits, env: dict[str, str
         # Unix sockets instead of TCP: nothing listens on the network, and the kernel still
         # reaches the grader from inside a network namespace. The connection file is the
         # grader's, new for each start, where the run can read it but not change it.
-        km = AsyncKernelManager(kernel_name="grader", kernel_spec_manager=specs,
+        km = _Manager(kernel_name="grader", kernel_spec_manager=specs,
                                 transport="ipc", ip=str(sandbox.kernel_dir / f"k{start}"),
                                 connection_file=str(sandbox.connection_dir / f"kernel-{start}.json"))
         km.write_connection_file()
         sandbox.give(Path(km.connection_file))
-        # a message bigger than this drops the connection, and few wait unread: a kernel
-        # flooding its output past the probe costs the grader bounded memory
-        km.context.setsockopt(zmq.MAXMSGSIZE, _MESSAGE_BYTES)
-        km.context.setsockopt(zmq.RCVHWM, 64)
         client = _Client(nbformat.v4.new_notebook(), km=km, allow_errors=True,
                          kernel_name="grader", startup_timeout=60, shutdown_kernel="immediate")
         sandbox.collector.new_epoch()
@@ -107,7 +116,7 @@ async def _run(path: Path, units: list[Unit], limits: Limits, env: dict[str, str
                         await _run_units(client, km, units, limits, budgets, deadline, outcomes)
                     finally:  # before the kernel goes, or its orphans would escape the kill
                         sandbox.sweep(km.provisioner.pid)
-            except (DeadKernelError, CellTimeoutError, RuntimeError, TimeoutError) as exc:
+            except (DeadKernelError, CellTimeoutError, RuntimeError, TimeoutError, zmq.ZMQError) as exc:
                 reason = f"the kernel failed: {type(exc).__name__}: {str(exc)[:300]}"
                 outcomes.extend(UnitOutcome(u.question, u.label, "not run", reason)
                                 for u in units[len(outcomes):])

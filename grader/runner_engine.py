@@ -126,7 +126,9 @@ def _run_once(path: Path, mode: str, units: list[Unit], limits: Limits, budgets:
                 index, since = collector.started
             else:
                 index, since = collector.next_unit, collector.settled_at + (STARTUP if collector.next_unit == 0 else 0)
-            if index < len(runnable):
+            if index >= len(runnable):  # every unit reported: the runner has nothing left to do
+                limit = min(limit, collector.settled_at + GRACE)
+            else:
                 question = runnable[index].question or ""
                 left = budgets.get(question, limits.timeout) - sum(
                     seconds for n, (_s, _e, seconds) in collector.units.items()
@@ -134,7 +136,7 @@ def _run_once(path: Path, mode: str, units: list[Unit], limits: Limits, budgets:
                 limit = min(limit, since + max(left, 0) + GRACE)
             if now >= limit:
                 overran = index if limit < finish and index < len(runnable) else None
-                out_of_time = overran is None
+                out_of_time = overran is None and index < len(runnable)
                 break
             collector.changed.wait(limit - now)
     if not ended.is_set():

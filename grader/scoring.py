@@ -156,13 +156,16 @@ def _process_tree(view: QuestionEvidence, output_chars: int = 600) -> tuple[Proc
     by_pid = {(p.run, p.pid): p.key for p in view.processes.values()}
     parents = {by_pid.get((c.run, c.parent_pid)) for c in view.children}
     roots = [view.processes[key] for key in sorted(view.roots) if key in writers or key in parents]
+    returned_by: dict[str, list[str]] = {}
+    for task in view.tasks:
+        returned_by.setdefault(task.key, []).extend(task.values)
     shown = []
     for process in [*roots, *sorted(view.children, key=lambda p: p.pid)]:
         parent = None if process.key in view.roots else by_pid.get((process.run, process.parent_pid))
         role = ("main" if process.key in view.roots else "pool worker" if process.pool_worker
                 else "process" if process.name else "forked")
         text = texts.get(process.key, "")
-        returned = [value for task in view.tasks if task.key == process.key for value in task.values]
+        returned = returned_by.get(process.key, [])[:50]
         if returned:
             text += f"returned {', '.join(returned)}\n"
         if len(text) > output_chars:

@@ -71,9 +71,9 @@ class Zygote:
         with self.lock:
             request_id = next(self.ids)
             self.runs[request_id] = run
-            request = {"id": request_id, **instructions, "env": env, "cwd": str(cwd)}
+            body = json.dumps({**instructions, "env": env, "cwd": str(cwd)}).encode()
             try:
-                self.process.stdin.write((json.dumps(request) + "\n").encode())
+                self.process.stdin.write(json.dumps({"id": request_id, "bytes": len(body)}).encode() + b"\n" + body)
                 self.process.stdin.flush()
             except (BrokenPipeError, ValueError):
                 self.runs.pop(request_id, None)

@@ -248,14 +248,17 @@ if __name__ == "__main__":
         w.start()
     for w in workers:
         w.join()
-    raise ValueError("m" * (20 << 20))
+    raise ValueError("m" * ({error_mib} << 20))
 """
 
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_output_of_all_processes_and_a_huge_exception_are_bounded(tmp_path, rubric, engine):
     limits = {"output": 1 * MIB, "output_total": 4 * MIB}
-    evidence = run(tmp_path, rubric, [("md", "Q6."), ("code", FLOOD)], engine, timeout=30, **limits)
+    # a kernel's reply carries the message twice (value and traceback) in one frame, which may
+    # not pass 16 MiB: bigger, and the kernel's connection is dropped (a test of its own below)
+    code = FLOOD.format(error_mib=20 if engine == "shell" else 5)
+    evidence = run(tmp_path, rubric, [("md", "Q6."), ("code", code)], engine, timeout=30, **limits)
     kept = sum(len(write.text) for write in evidence.writes)
     assert 0 < kept <= 4 * MIB
     assert evidence.cut
@@ -413,6 +416,8 @@ def test_a_folder_too_big_for_the_workspace_is_refused_with_its_reason(tmp_path,
 KEYRING = """import ctypes, json, os
 libc = ctypes.CDLL(None, use_errno=True)
 found = {}
+found["unshare"] = os.strerror(ctypes.get_errno()) if libc.unshare(0x10000000) else "allowed"  # a user namespace
+found["cgroups"] = sorted(os.listdir("/sys/fs/cgroup"))
 for name, number in (("keyctl", {"x86_64": 250, "aarch64": 219}), ("ptrace", {"x86_64": 101, "aarch64": 117})):
     result = libc.syscall(number[os.uname().machine], 0, -4, 0, 0)
     found[name] = os.strerror(ctypes.get_errno()) if result < 0 else "allowed"
@@ -423,7 +428,8 @@ print(json.dumps(found))
 @pytest.mark.parametrize("engine", ENGINES)
 def test_keyrings_and_tracing_are_refused(tmp_path, rubric, engine):
     found = report(run(tmp_path, rubric, [("md", "Q3."), ("code", KEYRING)], engine))
-    assert found == {"keyctl": "Operation not permitted", "ptrace": "Operation not permitted"}
+    assert found == {"keyctl": "Operation not permitted", "ptrace": "Operation not permitted",
+                     "unshare": "Operation not permitted", "cgroups": []}
 
 
 def test_a_forged_start_or_a_silenced_runner_does_not_stop_the_clock(tmp_path, rubric):
@@ -543,3 +549,97 @@ def test_control_characters_a_student_printed_reach_no_report(tmp_path, rubric):
         text = file.read_text(encoding="utf-8")
         assert not [c for c in text if c in "\x1b\x07\x9b\u202e\r"], file.name
 
+
+
+KERNEL_FLOOD = """k = get_ipython().kernel
+for _ in range(3):  # past the probe: straight onto the kernel's output channel
+    k.session.send(k.iopub_socket, "stream", {"name": "stdout", "text": "x" * (100 << 20)}, parent=k.get_parent())
+print("flooded")
+"""
+
+GRADE_AND_MEASURE = """import resource, sys
+from pathlib import Path
+from grader.cli import DEFAULT_RUBRIC
+from grader.rubric import load_rubric
+from grader.sandbox import Limits
+from grader.scoring import grade
+result = grade("flood", Path(sys.argv[1]), load_rubric(DEFAULT_RUBRIC), Limits(timeout=20), engine="kernel")
+print(result.status, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def test_a_kernel_flooding_its_output_channel_costs_the_grader_bounded_memory(tmp_path):
+    import subprocess
+    import sys
+
+    path = write_notebook(tmp_path / "flood.ipynb", [("md", "Q3."), ("code", KERNEL_FLOOD)])
+    done = subprocess.run([sys.executable, "-c", GRADE_AND_MEASURE, str(path)], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).parent.parent)
+    status, peak_mib = done.stdout.split()[-2:]
+    assert status == "graded"
+    assert int(peak_mib) < 250, peak_mib  # three 100 MiB messages would be 300 MiB and more
+
+
+FORGE_ALL_OUTCOMES = """import json, time, _grader_probe, _grader_runner
+for n in range(3):  # every unit "done" at once, the watchdog off, the runner's own reports broken
+    if n:
+        _grader_probe.emit("start", n=n)
+    _grader_probe.emit("unit", n=n, status="ok")
+_grader_runner._watchdog.arm(None)
+_grader_runner._watchdog.arm = lambda seconds: None
+json.JSONEncoder = None
+time.sleep(60)
+"""
+
+
+def test_outcomes_forged_for_every_unit_end_the_run_instead_of_freeing_it(tmp_path, rubric):
+    started = time.monotonic()
+    run(tmp_path, rubric, [("md", "Q3."), ("code", FORGE_ALL_OUTCOMES), ("md", "Q5."), ("code", "pass"),
+                           ("md", "Q6."), ("code", "pass")], timeout=5)
+    assert time.monotonic() - started < 5 + 8  # the run is killed soon after its last "outcome"
+
+
+VICTIM = "SECRET = '" + "Q" * 1000 + "'\nimport time\ntime.sleep(1.5)\n"  # a run of 1,000 Q
+ATTACKER = """import re, time
+time.sleep(0.3)
+wanted, found = re.compile(rb"Q{1000}"), False  # no run of 1,000 Q of its own in memory
+with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb", 0) as memory:
+    for line in maps:
+        start, end = (int(x, 16) for x in line.split()[0].split("-"))
+        if "r" not in line.split()[1] or end - start > 1 << 28:
+            continue
+        try:
+            memory.seek(start)
+            found = found or wanted.search(memory.read(end - start)) is not None
+        except (OSError, ValueError, OverflowError):
+            pass
+print("found" if found else "clean")
+"""
+
+
+def test_a_run_finds_no_other_students_code_in_the_memory_it_inherited(tmp_path, rubric):
+    results: dict[str, Evidence] = {}
+
+    def grade_one(name: str, code: str) -> None:
+        results[name] = run(tmp_path / name, rubric, [("md", "Q3."), ("code", code)], timeout=10)
+
+    for name in ("victim", "attacker"):
+        (tmp_path / name).mkdir()
+    for _ in range(3):  # side by side, through the same zygote: the victim's request first
+        threads = [threading.Thread(target=grade_one, args=("victim", VICTIM)),
+                   threading.Thread(target=grade_one, args=("attacker", ATTACKER))]
+        for thread in threads:
+            thread.start()
+            time.sleep(0.2)
+        for thread in threads:
+            thread.join()
+        assert "clean" in printed(results["attacker"])
+
+
+def test_a_kernel_reply_too_big_to_receive_ends_the_run_not_the_batch(tmp_path, rubric):
+    started = time.monotonic()
+    evidence = run(tmp_path, rubric, [("md", "Q3."), ("code", 'raise ValueError("m" * (40 << 20))'),
+                                      ("md", "Q5."), ("code", "print('after')")], "kernel", timeout=5)
+    assert time.monotonic() - started < 60
+    assert evidence.units[0].status != "ok"
+    assert all(len(u.error or "") <= 4000 for u in evidence.units)

@@ -39,7 +39,7 @@ import socket
 import struct
 import sys
 
-CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x02000000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_MOVE, MS_REC = 32, 1024, 2048, 4096, 8192, 16384
@@ -101,8 +101,9 @@ def _set_limits(limits: dict, status: dict) -> None:
 
 
 def _unshare(status: dict) -> bool:
-    """New mount, network, PID, IPC and UTS namespaces; in a user namespace when not root."""
-    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
+    """New mount, network, PID, IPC, UTS and cgroup namespaces; in a user namespace when not
+    root (after joining the cgroups: the run sees them as its root, and no other run's)."""
+    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP
     uid, gid = os.getuid(), os.getgid()
     if os.geteuid() != 0:
         flags |= CLONE_NEWUSER
@@ -117,7 +118,7 @@ def _unshare(status: dict) -> bool:
         _write("/proc/self/gid_map", f"{INSIDE_ID} {gid} 1")
     _loopback_up()  # ipykernel's forked children reach their kernel over 127.0.0.1
     socket.sethostname("grader")
-    status["namespaces"] = ["mount", "network", "pid", "ipc", "uts"] + (["user"] if flags & CLONE_NEWUSER else [])
+    status["namespaces"] = ["mount", "network", "pid", "ipc", "uts", "cgroup"] + (["user"] if flags & CLONE_NEWUSER else [])
     return True
 
 
@@ -322,27 +323,38 @@ def _drop_capabilities(uid: int | None, status: dict) -> None:
 
 # system calls no student code needs, that reach past the run: the kernel keyrings (kept per
 # user ID, shared with the next run of that ID), tracing and reading other processes' memory,
-# eBPF, perf, userfaultfd and io_uring (the usual doors of kernel exploits)
+# eBPF, perf, userfaultfd and io_uring (the usual doors of kernel exploits), and new
+# namespaces (a user namespace would give back every capability, nf_tables, unlimited tmpfs)
 _DENIED = {
-    "x86_64": (0xC000003E, (248, 249, 250, 101, 298, 321, 323, 425, 426, 427, 310, 311)),
-    "aarch64": (0xC00000B7, (217, 218, 219, 117, 241, 280, 282, 425, 426, 427, 270, 271)),
+    # architecture, denied calls, (clone, clone3)
+    "x86_64": (0xC000003E, (248, 249, 250, 101, 298, 321, 323, 425, 426, 427, 310, 311, 272, 308), (56, 435)),
+    "aarch64": (0xC00000B7, (217, 218, 219, 117, 241, 280, 282, 425, 426, 427, 270, 271, 97, 268), (220, 435)),
 }
+_NAMESPACE_FLAGS = 0x7E020000  # CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET
 
 
 def _filter_system_calls(status: dict) -> None:
-    """A seccomp filter: the calls above fail with EPERM (another architecture's calls, and
-    x32's, are refused whole)."""
+    """A seccomp filter: the calls above fail with EPERM, clone with a namespace flag too,
+    clone3 with ENOSYS (its flags are out of a filter's reach; the C library then falls back
+    to clone); another architecture's calls, and x32's, are refused whole."""
     machine = os.uname().machine
     if machine not in _DENIED:
         status.setdefault("failed", {})["seccomp"] = f"no system call table for {machine}"
         return
-    arch, numbers = _DENIED[machine]
-    allow, deny = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
-    load, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
-    program = [(load, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, deny), (load, 0, 0, 0),
-               (jge, len(numbers) + 1, 0, 0x40000000)]
+    arch, numbers, (clone, clone3) = _DENIED[machine]
+    allow, deny, missing = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38  # ALLOW, ERRNO(EPERM), ERRNO(ENOSYS)
+    load, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    # [0] arch [1..2] wrong arch: deny [3] nr [4] x32: deny [5..] the list, clone3, clone
+    program = [(load, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, deny), (load, 0, 0, 0)]
+    tail = len(numbers) + 2  # jumps to "deny", past the list, clone3 and clone
+    program.append((jge, tail + 4, 0, 0x40000000))
     for index, number in enumerate(numbers):
-        program.append((jeq, len(numbers) - index, 0, number))
+        program.append((jeq, tail + 3 - index, 0, number))
+    program.append((jeq, 0, 1, clone3))
+    program.append((ret, 0, 0, missing))
+    program.append((jeq, 0, 2, clone))
+    program.append((load, 0, 0, 16))  # args[0], low 32 bits: clone's flags
+    program.append((jset, 1, 0, _NAMESPACE_FLAGS))
     program += [(ret, 0, 0, allow), (ret, 0, 0, deny)]
 
     class Filter(ctypes.Structure):

@@ -7,8 +7,11 @@ runs the units exactly as `python -m _grader_runner` would. It reports the child
 its exit code, on stdout. It is single-threaded, so forking it is safe; it quits when the
 grader closes its stdin.
 
-Protocol, one JSON object a line. In: {"id", "sandbox", "runner", "env", "cwd"} (the
-launcher's and the runner's instructions, as `_grader_sandbox.main` would read them on stdin).
+Protocol. In: a header line {"id", "bytes"}, then that many bytes of JSON {"sandbox",
+"runner", "env", "cwd"} (the launcher's and the runner's instructions, as
+`_grader_sandbox.main` would read them on stdin). The zygote reads only the header: it forks
+first, and the child reads its own request, so no child ever finds another student's
+request (their code) in the memory it inherited.
 Out: {"id", "pid"} when started, {"id", "exit"} when reaped.
 """
 
@@ -32,10 +35,25 @@ import multiprocessing.popen_fork  # noqa: F401
 _grader_runner.make_shell()
 
 
-def _child(request: dict) -> None:
-    """In the forked child: become the run's root process, run it, never return."""
+def _read_exactly(fd: int, size: int) -> bytes:
+    parts, left = [], size
+    while left:
+        part = os.read(fd, min(left, 1 << 20))
+        if not part:
+            raise EOFError("the request was cut short")
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
+
+
+def _child(size: int, done: int) -> None:
+    """In the forked child: read its request, tell the zygote so, become the run's root
+    process, run it, never return."""
     code = 1
     try:
+        request = json.loads(_read_exactly(0, size))
+        os.write(done, b"x")
+        os.close(done)
         # the zygote's wake-up pipe: left set, the fd number would be reused by the run and
         # every signal would write a byte into whatever file got it
         signal.set_wakeup_fd(-1)
@@ -83,7 +101,6 @@ def main() -> int:
     signal.signal(signal.SIGCHLD, lambda *_: None)  # only to wake the select below
     running: dict[int, int] = {}  # child PID -> request id
     requests = sys.stdin.buffer
-    pending = b""
     _say({"ready": os.getpid()})
     while True:
         readable, _, _ = select.select([requests, wake_read], [], [])
@@ -91,20 +108,31 @@ def main() -> int:
             os.read(wake_read, 512)
             _reap(running)
         if requests in readable:
-            chunk = os.read(requests.fileno(), 65536)
-            if not chunk:
+            header = _header(requests.fileno())
+            if header is None:
                 return 0  # the grader is gone
-            pending += chunk
-            while b"\n" in pending:
-                line, pending = pending.split(b"\n", 1)
-                request = json.loads(line)
-                pid = os.fork()
-                if pid == 0:
-                    _child(request)
-                running[pid] = request["id"]
-                _say({"id": request["id"], "pid": pid})
+            done_read, done_write = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.close(done_read)
+                _child(header["bytes"], done_write)
+            os.close(done_write)
+            os.read(done_read, 1)  # the child has read its request (or died): stdin is the zygote's again
+            os.close(done_read)
+            running[pid] = header["id"]
+            _say({"id": header["id"], "pid": pid})
             _reap(running)
 
+
+def _header(fd: int) -> dict | None:
+    """One header line, read a byte at a time: nothing of the request after it is read here."""
+    line = b""
+    while not line.endswith(b"\n"):
+        byte = os.read(fd, 1)
+        if not byte or len(line) > 200:
+            return None
+        line += byte
+    return json.loads(line)
 
 if __name__ == "__main__":
     sys.exit(main())
