@@ -410,7 +410,7 @@ class RunSandbox:
         """Kill every process of the run: the root's descendants, the cgroup's members, and
         orphans that escaped the root and came back to the grader (a subreaper)."""
         self.pid_namespace = self.pid_namespace or "pid" in self.status().get("namespaces", [])
-        if root is not None:
+        if root is not None and not self.pid_namespace:  # else the root's end takes the namespace with it
             kill_descendants(root)
         if not self.pid_namespace:  # else the namespace's init takes every process with it
             marker = f"GRADER_PROBE_SOCKET={self.control / 'sock' / 'probe.sock'}\0".encode()
