@@ -121,7 +121,6 @@ class Collector:
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._listener, selectors.EVENT_READ)
         self._selector.register(self._wake_read, selectors.EVENT_READ)
-        self._stopping = False
         self._open = 0  # connections not ended yet
         self._thread = threading.Thread(target=self._serve, daemon=True, name="grader-collector")
         self._thread.start()
@@ -150,7 +149,6 @@ class Collector:
 
     def close(self) -> None:
         """Read what is still queued, then stop; the run's processes are gone by now."""
-        self._stopping = True
         os.write(self._wake_write, b"x")
         self._thread.join(timeout=10)
         for key in list(self._selector.get_map().values()):
@@ -243,9 +241,9 @@ class Collector:
 
     # --- records -------------------------------------------------------------------------
 
-    def _reject(self, reason: str, count_only: bool = False) -> None:
+    def _reject(self, reason: str) -> None:
         self.rejections += 1
-        if not count_only and len(self.rejected) < _REJECTIONS_KEPT and reason not in self.rejected:
+        if len(self.rejected) < _REJECTIONS_KEPT and reason not in self.rejected:
             self.rejected.append(reason)
 
     def _question(self, value: object) -> str | None:

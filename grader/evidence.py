@@ -204,7 +204,7 @@ def build_evidence(events: list[dict], units: tuple[UnitOutcome, ...], limits_hi
             if parent_says(event):
                 facts[event["child_key"]]["reaped"] = event.get("code")
         elif kind == "write":
-            event["text"] = "".join(event.pop("parts", [])) if "parts" in event else event["text"]
+            event["text"] = "".join(event.pop("parts"))  # the collector's run of writes
             fact["stderr" if event["stream"] == "stderr" else "stdout"].append(event["text"])
             writes.append(event)
         elif kind == "task":

@@ -200,7 +200,7 @@ def _raise_own_file_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, 65536), hard))
         except (ValueError, OSError):
             pass
-_swept_stale = False
+_prepared = False
 
 
 def remove_tree(path: Path) -> None:
@@ -219,17 +219,23 @@ def remove_tree(path: Path) -> None:
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
 
 
+def _prepare_grader() -> None:
+    """Once per grader process, before its first run: more files of its own, a short switch
+    interval (a new process of a run waits for the collector's answer to its hello: the
+    thread that answers must get the interpreter within a fraction of a millisecond, not
+    Python's 5 ms), and what a killed grader left behind removed."""
+    global _prepared
+    if _prepared:
+        return
+    _prepared = True
+    _raise_own_file_limit()
+    sys.setswitchinterval(min(sys.getswitchinterval(), 0.0001))
+    _sweep_stale()
+
+
 def _sweep_stale() -> None:
     """Control directories and cgroups left by a grader that was killed (SIGKILL, power):
     a re-run removes them, so nothing of a student stays behind."""
-    global _swept_stale
-    if _swept_stale:
-        return
-    _swept_stale = True
-    _raise_own_file_limit()
-    # a new process of a run waits for the collector's answer to its hello: the thread that
-    # answers must get the interpreter within a fraction of a millisecond, not Python's 5 ms
-    sys.setswitchinterval(min(sys.getswitchinterval(), 0.0001))
     for entry in Path(tempfile.gettempdir()).glob(f"{_CONTROL_PREFIX}*-*"):
         owner = entry.name[len(_CONTROL_PREFIX):].split("-", 1)[0]
         try:
@@ -275,7 +281,7 @@ class RunSandbox:
     def __enter__(self) -> "RunSandbox":
         if _aborted.is_set():
             raise Aborted("the batch was interrupted")
-        _sweep_stale()
+        _prepare_grader()
         self.control = Path(tempfile.mkdtemp(prefix=f"{_CONTROL_PREFIX}{os.getpid()}-"))
         with _active_lock:
             _active.add(self)

@@ -40,6 +40,26 @@ def run(tmp_path: Path, rubric, cells: list[tuple[str, str]], engine: str = "she
                    QUESTIONS, protect, engine)
 
 
+def side_by_side(tmp_path: Path, rubric, codes: dict[str, str], stagger: float = 0.0, timeout: float = 5
+                 ) -> dict[str, Evidence]:
+    """Each student's one Q3 cell, graded at the same time (started `stagger` s apart, in
+    order) through the same grader process and zygote."""
+    results: dict[str, Evidence] = {}
+
+    def grade_one(name: str) -> None:
+        results[name] = run(tmp_path / name, rubric, [("md", "Q3."), ("code", codes[name])], timeout=timeout)
+
+    threads = []
+    for name in codes:
+        (tmp_path / name).mkdir(exist_ok=True)
+        threads.append(threading.Thread(target=grade_one, args=(name,)))
+        threads[-1].start()
+        time.sleep(stagger)
+    for thread in threads:
+        thread.join()
+    return results
+
+
 def printed(evidence: Evidence) -> str:
     return "".join(evidence.processes[key].stdout for key in sorted(evidence.roots))
 
@@ -177,19 +197,9 @@ def test_concurrent_runs_see_neither_each_other_nor_the_hosts_ipc(tmp_path, rubr
     (others / "secret.ipynb").write_text("another section's work")
     libc = ctypes.CDLL(None, use_errno=True)
     segment = libc.shmget(0x6772_6472, 4096, 0o1600)  # IPC_CREAT: a segment of the host's
-    results: dict[str, Evidence] = {}
-
-    def grade_one(name: str) -> None:
-        results[name] = run(tmp_path / name, rubric, [("md", "Q3."), ("code", LOOK_AROUND.format(name=name, others=str(others)))])
-
     try:
-        for name in ("alice", "bob"):
-            (tmp_path / name).mkdir()
-        threads = [threading.Thread(target=grade_one, args=(name,)) for name in ("alice", "bob")]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        results = side_by_side(tmp_path, rubric, {name: LOOK_AROUND.format(name=name, others=str(others))
+                                                  for name in ("alice", "bob")})
     finally:
         if segment >= 0:
             libc.shmctl(segment, 0, None)  # IPC_RMID
@@ -618,21 +628,8 @@ print("found" if found else "clean")
 
 
 def test_a_run_finds_no_other_students_code_in_the_memory_it_inherited(tmp_path, rubric):
-    results: dict[str, Evidence] = {}
-
-    def grade_one(name: str, code: str) -> None:
-        results[name] = run(tmp_path / name, rubric, [("md", "Q3."), ("code", code)], timeout=10)
-
-    for name in ("victim", "attacker"):
-        (tmp_path / name).mkdir()
     for _ in range(3):  # side by side, through the same zygote: the victim's request first
-        threads = [threading.Thread(target=grade_one, args=("victim", VICTIM)),
-                   threading.Thread(target=grade_one, args=("attacker", ATTACKER))]
-        for thread in threads:
-            thread.start()
-            time.sleep(0.2)
-        for thread in threads:
-            thread.join()
+        results = side_by_side(tmp_path, rubric, {"victim": VICTIM, "attacker": ATTACKER}, stagger=0.2, timeout=10)
         assert "clean" in printed(results["attacker"])
 
 

@@ -169,7 +169,7 @@ def main(config: dict) -> int:
     if config.get("regions"):
         _grader_probe.load_regions(config["regions"])
     budgets: dict[str, float] = dict(config.get("budgets", {}))
-    current: list = [0, None]  # the unit running: index, question
+    current = [0]  # the unit running
 
     report, outcome, set_question = _grader_probe.reporter(), _outcome, _grader_probe.set_question
 
@@ -185,7 +185,7 @@ def main(config: dict) -> int:
             pass
     for index, unit in enumerate(config["units"]):
         question = unit["q"]
-        current[:] = [index, question]
+        current[0] = index
         left = budgets.setdefault(question or "", config["timeout"])
         if left <= 0:
             tell(index, "skipped")

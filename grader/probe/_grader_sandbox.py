@@ -372,14 +372,11 @@ def _filter_system_calls(status: dict) -> None:
 def _report(path: str, status: dict) -> None:
     """Tell the grader what was applied, and wait until it has read it: it takes this only
     before the run's first process says hello, when no student code has run yet."""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as sock:
-            sock.settimeout(10)
-            sock.connect(path)
-            sock.send(json.dumps({"k": "sandbox", "status": status}).encode())
-            sock.recv(1)
-    except OSError:
-        pass  # the grader will say that it never heard
+    import _grader_probe  # beside this file; the launcher's own copy, never installed in it
+
+    sock = _grader_probe.connect(path, {"k": "sandbox", "status": status})
+    if sock is not None:  # else the grader will say that it never heard
+        sock.close()
 
 
 def _init(child: int) -> int:
