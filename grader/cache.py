@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import grader
 from grader.scoring import SubmissionResult
-from grader.submission import walk
+from grader.submission import content_digest
 
 if TYPE_CHECKING:
     from grader.batch import Batch
@@ -29,24 +28,16 @@ class Cache:
         directory.mkdir(parents=True, exist_ok=True)
 
     def key(self, path: Path, batch: "Batch") -> str | None:
+        content = content_digest(path)
+        if content is None:
+            return None  # unreadable: grade it, and let loading say why
         digest = hashlib.sha256()
         digest.update(f"grader {grader.__version__}\0{batch.engine}\0{asdict(batch.limits)}\0".encode())
         try:
             digest.update(batch.rubric.path.read_bytes())
-            if path.is_dir():  # every file and link, as the run's copy has them; no recursion
-                entries = [e for e in walk(path) if not e.is_dir(follow_symlinks=False)]
-                files = sorted((Path(e.path).relative_to(path), Path(e.path), e.is_symlink()) for e in entries)
-                files = [(file, os.fsencode(relative), link) for relative, file, link in files]
-            else:
-                files = [(path, os.fsencode(path.name), False)]
-            for file, name, link in files:
-                digest.update(b"\0" + name + b"\0")  # any bytes: a name need not be UTF-8
-                if link:
-                    digest.update(b"link\0" + os.fsencode(os.readlink(file)))
-                elif file.is_file():
-                    digest.update(file.read_bytes())
         except OSError:
-            return None  # unreadable: grade it, and let loading say why
+            return None
+        digest.update(content.encode())
         return digest.hexdigest()
 
     def get(self, key: str) -> SubmissionResult | None:

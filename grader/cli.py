@@ -13,16 +13,18 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from grader import doctor
-from grader import reports
+from grader import doctor, publish
 from grader.batch import Batch, Progress, grade_all
 from grader.cache import Cache
-from grader.executors import DaskExecutor, LocalExecutor
+from grader.executors import DaskExecutor, Executor, LocalExecutor
+from grader.gradebook import Gradebook, GradebookError
+from grader.publish import Missing
+from grader.similarity import find_pairs
 from grader.reports import canvas, feedback_md, gradescope, table
 from grader.execution import ENGINES
 from grader.rubric import Rubric, RubricError, load_rubric
 from grader.sandbox import LIMIT_NAMES, Limits, format_size, parse_size
-from grader.submission import SubmissionError, find_submissions
+from grader.submission import SubmissionError, find_submissions, load
 from grader.text import readable, terminal
 
 
@@ -47,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "doctor":
         print(doctor.report())
         return 0
+    if args.command == "review":
+        return _review(args)
     try:
         rubric = load_rubric(args.rubric)
     except RubricError as exc:
@@ -77,6 +81,16 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--canvas-roster", type=Path, metavar="CSV",
                        help="a Canvas roster (Student, ID, SIS User ID, Section): also write OUT/canvas.csv")
     grade.add_argument("--canvas-assignment-id", default="", metavar="ID", help="the Canvas assignment's ID")
+    grade.add_argument("--missing", choices=[m.value for m in Missing], default=Missing.BLANK.value,
+                       help="canvas.csv: roster students with no submission get a blank (default) or 0")
+    grade.add_argument("--gradebook", type=Path, metavar="FILE",
+                       help="the SQLite gradebook of results and overrides (default: OUT/gradebook.sqlite)")
+    grade.add_argument("--template", type=Path, metavar="FILE",
+                       help="the notebook handed out to students: its cells are never counted as copying")
+    review = commands.add_parser("review", help="review and change marks in the browser (a page on 127.0.0.1)")
+    review.add_argument("out", type=Path, metavar="OUT", help="the output directory of `grader grade`")
+    review.add_argument("--gradebook", type=Path, metavar="FILE", help="default: OUT/gradebook.sqlite")
+    review.add_argument("--port", type=int, default=0, help="the port on 127.0.0.1 (default: any free one)")
     gradescope = commands.add_parser("gradescope", help="grade one submission into Gradescope's results.json")
     gradescope.add_argument("submission", type=Path, nargs="?", default=Path("/autograder/submission"),
                             help="the submission's file or directory (default: /autograder/submission)")
@@ -129,7 +143,7 @@ def _positive_float(text: str) -> float:
 
 def _grade(args: argparse.Namespace, rubric: Rubric, limits: Limits) -> int:
     try:
-        discovery = find_submissions(args.paths)
+        discovery = find_submissions(args.paths, unpack_into=args.out / "unpacked")
     except SubmissionError as exc:
         print(f"grader: error: {terminal(str(exc))}", file=sys.stderr)
         return 2
@@ -143,46 +157,70 @@ def _grade(args: argparse.Namespace, rubric: Rubric, limits: Limits) -> int:
     except OSError as exc:
         print(f"grader: error: {args.out}: cannot create the output directory: {exc.strerror}", file=sys.stderr)
         return 2
-    roster = None
-    if args.canvas_roster:
-        try:
-            roster = canvas.read_roster(args.canvas_roster)
-        except canvas.RosterError as exc:
-            print(f"grader: error: {terminal(str(exc))}", file=sys.stderr)
-            return 2
+    try:
+        if args.canvas_roster:
+            canvas.read_roster(args.canvas_roster)  # unusable: say so before anything runs
+        shared = _shared_text(rubric, args.template)
+        book = Gradebook(args.gradebook or args.out / "gradebook.sqlite")
+    except (canvas.RosterError, SubmissionError, GradebookError) as exc:
+        print(f"grader: error: {terminal(str(exc))}", file=sys.stderr)
+        return 2
     if args.executor == "dask":
         if not args.scheduler:
             print("grader: error: --executor dask needs --scheduler tcp://HOST:PORT", file=sys.stderr)
             return 2
-        executor = DaskExecutor(args.scheduler)
+        executor: Executor = DaskExecutor(args.scheduler)
     else:
         executor = LocalExecutor(args.jobs)
-    batch = Batch(rubric, limits, protect=(args.out.resolve(),), engine=args.engine)
+    batch = Batch(rubric, limits, protect=(args.out.resolve(), book.path.resolve()), engine=args.engine)
     progress = Progress(len(submissions))
     try:
         outcome = grade_all(submissions, batch, executor, Cache(args.out / ".cache", read=not args.force), progress)
     finally:
         progress.close()
         executor.close()
-    results = outcome.results
-    reports.write_all(results, rubric, args.out, discovery.skipped)
-    if roster is not None:
-        unmatched = canvas.write(results, roster, rubric.assignment, args.canvas_assignment_id,
-                                 rubric.max_score, args.out / "canvas.csv")
-        listing = args.out / "canvas-unmatched.txt"
-        listing.write_text("".join(f"{terminal(r.student)}\t{terminal(r.path)}\n" for r in unmatched), encoding="utf-8")
-        if unmatched:
-            print(f"grader: {len(unmatched)} submission(s) match no roster row, listed in {listing}: "
-                  + ", ".join(terminal(r.student) for r in unmatched), file=sys.stderr)
-    print(table.render(results, rubric))
+    publish.record(book, outcome.results, dict(submissions), rubric, discovery.skipped,
+                   find_pairs(outcome.results, shared), args.canvas_roster, args.canvas_assignment_id,
+                   Missing(args.missing))
+    published = publish.publish(book, args.out)
+    if published.unmatched:
+        print(f"grader: {len(published.unmatched)} submission(s) match no roster row, listed in "
+              f"{args.out / 'canvas-unmatched.txt'}: " + ", ".join(terminal(r.student) for r in published.unmatched),
+              file=sys.stderr)
+    print(table.render(published.results, rubric))
     _print_skipped(discovery.skipped, sys.stdout)
     print(f"\n{outcome.graded} graded, {outcome.cached} from the cache (--force grades all again). "
-          f"Wrote {args.out}/: results.json, grades.csv, feedback/")
+          f"Wrote {args.out}/: results.json, grades.csv, summary.html, feedback/; "
+          f"marks are changed with `grader review {args.out}`")
     if outcome.interrupted:
-        print(f"grader: interrupted: kept the {len(results)} finished of {len(submissions)} submissions; "
+        print(f"grader: interrupted: kept the {len(outcome.results)} finished of {len(submissions)} submissions; "
               "run the same command again to grade the rest", file=sys.stderr)
         return 130
     return 0
+
+
+def _shared_text(rubric: Rubric, template: Path | None) -> tuple[str, ...]:
+    """What every student was given, so never a sign of copying: the prompts, and the
+    cells of the instructor's template notebook or script."""
+    given = [question.prompt for question in rubric.questions]
+    if template is not None:
+        given.extend(cell.source for cell in load("template", template).cells)
+    return tuple(given)
+
+
+def _review(args: argparse.Namespace) -> int:
+    path = args.gradebook or args.out / "gradebook.sqlite"
+    if not path.is_file():
+        print(f"grader: error: {terminal(str(path))}: no gradebook; grade first with `grader grade ... --out {terminal(str(args.out))}`",
+              file=sys.stderr)
+        return 2
+    from grader.review_app import serve
+
+    try:
+        return serve(Gradebook(path), args.out, args.port)
+    except (GradebookError, RubricError, canvas.RosterError) as exc:
+        print(f"grader: error: {terminal(str(exc))}", file=sys.stderr)
+        return 2
 
 
 def _print_skipped(skipped: list, stream) -> None:  # type: ignore[no-untyped-def]

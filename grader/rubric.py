@@ -37,13 +37,14 @@ class Rubric:
     assignment: str
     questions: tuple[Question, ...]
     limits: dict[str, float | int] = field(default_factory=dict)  # overrides of `Limits` defaults
+    late_penalty: float = 0.0  # share of the maximum score taken off a hand-in Canvas marked late
 
     @property
     def max_score(self) -> float:
         return sum(question.points for question in self.questions)
 
 
-_TOP_KEYS = {"assignment": str, "limits": dict, "questions": list}
+_TOP_KEYS = {"assignment": str, "limits": dict, "questions": list, "late_penalty": float}
 _QUESTION_KEYS = {"id": str, "prompt": str, "points": float, "checks": list}
 _RENAMED = {"pass": "on_pass", "fail": "on_fail"}  # YAML keys that are Python keywords
 
@@ -111,7 +112,11 @@ class _Reader:
         if not questions:
             self.fail(entries["questions"][1], "questions: the rubric has no questions")
         limits = self.limits(entries["limits"][1]) if "limits" in entries else {}
-        return Rubric(self.path, top["assignment"], tuple(questions), limits)
+        late_penalty = top.get("late_penalty", 0.0)
+        if not 0 <= late_penalty <= 1:
+            self.fail(entries["late_penalty"][1], f"late_penalty: expected a share of the maximum score "
+                                                  f"from 0 to 1 (0.1 takes off 10%), got {late_penalty:g}")
+        return Rubric(self.path, top["assignment"], tuple(questions), limits, late_penalty)
 
     def limits(self, node: yaml.Node) -> dict[str, float | int]:
         """Sizes may be written with units ('1 GiB', '512M'); times are seconds."""

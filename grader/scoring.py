@@ -56,6 +56,24 @@ class ProcessView:
 
 
 @dataclass(frozen=True)
+class Override:
+    """An instructor's mark, kept in the gradebook (`grader.gradebook`) and applied to every
+    export: new points for one check or a whole question, and a comment to the student."""
+
+    question: str
+    check: str | None  # None: the whole question
+    points: float | None  # None: only a comment
+    comment: str  # shown to the student
+    author: str
+    at: str  # ISO 8601, UTC
+    stale: bool = False  # the submission changed since the override was made
+
+    @property
+    def target(self) -> str:
+        return f"{self.question.upper()}: {self.check}" if self.check else self.question.upper()
+
+
+@dataclass(frozen=True)
 class QuestionResult:
     id: str
     score: float
@@ -66,6 +84,8 @@ class QuestionResult:
     found: Found = Found.MISSING  # how attribution located the answer
     answer: str = ""  # the text read as the answer, prompt removed
     code: str = ""  # the code credited to the question
+    overrides: tuple[Override, ...] = ()  # the instructor's, applied by `gradebook.finalize`
+    auto_score: float | None = None  # the grader's own score, when an override changed it
 
 
 @dataclass(frozen=True)
@@ -79,6 +99,9 @@ class SubmissionResult:
     questions: tuple[QuestionResult, ...]
     seconds: float
     review: tuple[ReviewFlag, ...] = ()  # where a mark rests on a guess: look before trusting it
+    late: bool = False  # Canvas marked the hand-in late (`_LATE` in its file name)
+    penalty: float = 0.0  # points taken off by the rubric's late policy
+    auto_score: float | None = None  # the grader's own total, when overrides or a penalty changed it
 
     @classmethod
     def from_dict(cls, data: dict) -> "SubmissionResult":
@@ -87,7 +110,8 @@ class SubmissionResult:
             QuestionResult(**{**q, "checks": tuple(CheckResult(**c) for c in q["checks"]),
                               "notes": tuple(q["notes"]),
                               "processes": tuple(ProcessView(**p) for p in q.get("processes", ())),
-                              "found": Found(q.get("found", Found.MISSING.value))})
+                              "found": Found(q.get("found", Found.MISSING.value)),
+                              "overrides": tuple(Override(**o) for o in q.get("overrides", ()))})
             for q in data["questions"]
         )
         review = tuple(ReviewFlag(f["question"], Review(f["reason"]), f["detail"]) for f in data.get("review", ()))

@@ -34,7 +34,7 @@ def test_grade_writes_results_csv_and_feedback(tmp_path, capsys):
 
     with (out / "grades.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == ["student", "q1", "q2", "q3", "q4", "q5", "q6", "total", "max", "status", "review"]
+    assert list(rows[0]) == ["student", "q1", "q2", "q3", "q4", "q5", "q6", "total", "max", "status", "review", "late", "penalty", "overridden"]
     by_student = {row["student"]: row for row in rows}
     assert by_student["made_up_pid"]["q3"] == "16" and by_student["made_up_pid"]["total"] == "96"
     assert by_student["invalid_file"]["status"] == "error" and by_student["invalid_file"]["q1"] == ""

@@ -7,18 +7,22 @@ from pathlib import Path
 
 from grader.rubric import Rubric
 from grader.scoring import SubmissionResult
+from grader.similarity import Pair
 from grader.submission import Skipped
 
 
-def write_all(results: list[SubmissionResult], rubric: Rubric, out: Path, skipped: Sequence[Skipped] = ()) -> None:
+def write_all(results: list[SubmissionResult], rubric: Rubric, out: Path, skipped: Sequence[Skipped] = (),
+              pairs: Sequence[Pair] = (), absent: Sequence[dict[str, str]] = ()) -> None:
     """`skipped`: the entries of the class directories not graded (`submission.Skipped`),
-    listed in results.json and summary.html."""
-    from grader.reports import feedback_md, grades_csv, html, results_json
-    from grader.text import scrub
+    listed in results.json and summary.html; `pairs`: similar submissions; `absent`: roster
+    students with no submission. `publish.publish` is the caller, after the overrides."""
+    from grader.reports import feedback_md, gradescope, grades_csv, html, results_json
+    from grader.text import report_name, scrub
 
     results = [scrub(result) for result in results]
     results_json.write(results, rubric, out / "results.json", skipped)
     grades_csv.write(results, rubric, out / "grades.csv")
     for result in results:
         feedback_md.write(result, rubric.assignment, out / "feedback")
-    html.write(results, rubric, out, skipped)
+        gradescope.write(result, out / "gradescope" / f"{report_name(result.student)}.json")
+    html.write(results, rubric, out, skipped, pairs, absent)

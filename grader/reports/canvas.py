@@ -13,11 +13,13 @@ import csv
 import re
 from pathlib import Path
 
+from grader.rubric import Rubric
 from grader.scoring import SubmissionResult
 from grader.submission import canvas_identity
-from grader.text import csv_row
+from grader.text import csv_row, terminal
 
 ROSTER_COLUMNS = ("Student", "ID", "SIS User ID", "Section")
+_IDENTITY = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")  # SIS Login ID: when the roster has it
 
 
 class RosterError(Exception):
@@ -34,7 +36,8 @@ def read_roster(path: Path) -> list[dict[str, str]]:
     missing = [column for column in ("Student", "ID") if column not in header]
     if missing:
         raise RosterError(f"{path}: the roster has no column {', '.join(missing)} (expected {', '.join(ROSTER_COLUMNS)})")
-    return [row for row in rows if (row.get("Student") or "").strip() != "Points Possible"]
+    rows = [{key: value or "" for key, value in row.items() if isinstance(key, str)} for row in rows]  # short or long rows
+    return [row for row in rows if row.get("Student", "").strip() != "Points Possible"]
 
 
 def _simple(text: str) -> str:
@@ -55,8 +58,8 @@ def match(results: list[SubmissionResult], roster: list[dict[str, str]]) -> tupl
     for result in results:
         name = Path(result.path).name
         identity = canvas_identity(name) or canvas_identity(result.student)
-        row = (by_id.get(identity[1]) if identity else None) or by_submission.get(_simple(result.student)) \
-            or by_name.get(_simple(identity[0] if identity else result.student))
+        row = (by_id.get(identity.user) if identity else None) or by_submission.get(_simple(result.student)) \
+            or by_name.get(_simple(identity.name if identity else result.student))
         if row is None:
             unmatched.append(result)
         else:
@@ -64,17 +67,47 @@ def match(results: list[SubmissionResult], roster: list[dict[str, str]]) -> tupl
     return matched, unmatched
 
 
-def write(results: list[SubmissionResult], roster: list[dict[str, str]], assignment: str,
-          assignment_id: str, max_score: float, path: Path) -> list[SubmissionResult]:
-    """Write the gradebook; return the results that match no roster row."""
+_ASSIGNMENT_COLUMN = re.compile(r"^(?P<name>.*\S)\s*\((?P<id>\d+)\)$")
+
+
+def assignment_column(header: list[str], assignment: str, assignment_id: str) -> str:
+    """The roster's own column for the assignment when its header names one (Canvas writes
+    `Name (id)`): the one with this ID, else this name, else the only one; otherwise a new
+    column `<assignment> (<id>)`."""
+    columns = [(c, m) for c in header if (m := _ASSIGNMENT_COLUMN.match(c.strip()))]
+    for column, found in columns:
+        if assignment_id and found.group("id") == assignment_id:
+            return column
+    for column, found in columns:
+        if _simple(found.group("name")) == _simple(assignment):
+            return column
+    if len(columns) == 1 and not assignment_id:
+        return columns[0][0]
+    return f"{assignment} ({assignment_id})" if assignment_id else assignment
+
+
+def write(results: list[SubmissionResult], roster: list[dict[str, str]], rubric: Rubric,
+          assignment_id: str, zero_missing: bool, path: Path) -> tuple[list[SubmissionResult], list[dict[str, str]]]:
+    """Write the gradebook, one row per roster student, and `canvas-unmatched.txt` beside it;
+    return the results that match no roster row and the roster rows with no submission
+    (left blank, or 0 with `zero_missing`)."""
     matched, unmatched = match(results, roster)
-    column = f"{assignment} ({assignment_id})" if assignment_id else assignment
+    header = list(roster[0]) if roster else []
+    identity = [c for c in _IDENTITY if c in ROSTER_COLUMNS or c in header]
+    column = assignment_column(header, rubric.assignment, assignment_id)
+    absent = []
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(csv_row([*ROSTER_COLUMNS, column]))
-        writer.writerow(csv_row(["Points Possible", "", "", "", max_score]))
+        writer.writerow(csv_row([*identity, column]))
+        writer.writerow(csv_row(["Points Possible", *[""] * (len(identity) - 1), rubric.max_score]))
         for row in roster:  # a name is the student's own (Canvas lets them edit it): no formulas
             result = matched.get(row["ID"].strip())
+            if result is None:
+                absent.append(row)
             score = result.score if result is not None and result.status == "graded" else None
-            writer.writerow(csv_row([row.get(c, "") for c in ROSTER_COLUMNS] + [score]))
-    return unmatched
+            if result is None and zero_missing:
+                score = 0
+            writer.writerow(csv_row([row.get(c, "") for c in identity] + [score]))
+    (path.parent / "canvas-unmatched.txt").write_text(
+        "".join(f"{terminal(r.student)}\t{terminal(r.path)}\n" for r in unmatched), encoding="utf-8")
+    return unmatched, absent

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from grader.scoring import SubmissionResult
+from grader.scoring import Override, SubmissionResult
 from grader.text import readable, report_name
 
 
@@ -20,11 +20,17 @@ def render(result: SubmissionResult, assignment: str) -> str:
                   f"Score: {result.score:g} / {result.max_score:g}", ""]
         return "\n".join(lines)
     lines += [f"**Score: {result.score:g} / {result.max_score:g}**", ""]
+    if result.penalty:
+        lines += [f"Handed in late: {result.penalty:g} points taken off by the late policy.", ""]
+    elif result.late:
+        lines += ["Handed in late.", ""]
     if result.review:
         lines += ["For the instructor to review:", ""] + [f"- {flag.detail}" for flag in result.review] + [""]
     for question in result.questions:
         lines += [f"## {question.id.upper()}: {question.score:g} / {question.max_score:g}", ""]
         lines += [f"Found by: {question.found.value}", ""]
+        for override in question.overrides:
+            lines += [_override_line(override, question.auto_score), ""]
         for note in question.notes:
             lines.append(f"> {note}")
         if question.notes:
@@ -46,6 +52,17 @@ def render(result: SubmissionResult, assignment: str) -> str:
             fence = "`" * max(3, max(map(len, re.findall("`+", question.code)), default=0) + 1)
             lines += ["The code credited to this question:", "", f"{fence}python", question.code, fence, ""]
     return "\n".join(lines)
+
+
+def _override_line(override: Override, auto_score: float | None) -> str:
+    """What the instructor changed, in the student's words: the mark and the comment."""
+    parts = []
+    if override.points is not None:
+        parts.append(f"the instructor set {override.target} to {override.points:g} points"
+                     + (f" (the grader gave {auto_score:g})" if auto_score is not None and override.check is None else ""))
+    if override.comment:
+        parts.append(f"comment: {override.comment}")
+    return "**Instructor:** " + "; ".join(parts or ["reviewed"])
 
 
 def write(result: SubmissionResult, assignment: str, directory: Path) -> Path:

@@ -17,7 +17,8 @@ def write(results: list[SubmissionResult], rubric: Rubric, path: Path) -> None:
     ids = [question.id for question in rubric.questions]
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(csv_row(["student", *ids, "total", "max", "status", "review"]))
+        writer.writerow(csv_row(["student", *ids, "total", "max", "status", "review", "late", "penalty",
+                                 "overridden"]))
         for result in results:
             scores = {question.id: question.score for question in result.questions}
             writer.writerow(csv_row([
@@ -25,4 +26,6 @@ def write(results: list[SubmissionResult], rubric: Rubric, path: Path) -> None:
                 *[scores.get(i) for i in ids],
                 result.score, result.max_score, result.status,
                 "; ".join(flag.label for flag in result.review),
+                "yes" if result.late else "", result.penalty or "",
+                "; ".join(o.target + (" (stale)" if o.stale else "") for q in result.questions for o in q.overrides),
             ]))

@@ -39,6 +39,13 @@ def build(result: SubmissionResult) -> dict:
                 "visibility": "after_published" if check.hidden else "visible",
             })
     notes = [f"{q.id.upper()}: {note}" for q in result.questions for note in q.notes]
+    for question in result.questions:  # the instructor's marks: the top-level score already has them
+        for override in question.overrides:
+            points = f"set to {override.points:g} points" if override.points is not None else "reviewed"
+            notes.append(f"{override.target}: the instructor {points}"
+                         + (f": {override.comment}" if override.comment else ""))
+    if result.penalty:
+        notes.append(f"Late: {result.penalty:g} points taken off by the late policy.")
     return {
         "score": result.score,
         "execution_time": round(result.seconds),

@@ -14,8 +14,9 @@ from markupsafe import Markup
 
 from grader.rubric import Rubric
 from grader.scoring import ProcessView, SubmissionResult
+from grader.similarity import Pair
 from grader.submission import Skipped
-from grader.text import readable, report_name
+from grader.text import readable, report_name, terminal
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -27,6 +28,7 @@ def _environment() -> Environment:
     environment.globals["grade_class"] = lambda score, top: "full" if score >= top else ("part" if score > 0 else "none")
     environment.globals["tree"] = _tree
     environment.globals["report_name"] = report_name
+    environment.globals["by_id"] = lambda questions: {question.id: question for question in questions}
     return environment
 
 
@@ -46,8 +48,10 @@ def feedback(result: SubmissionResult, assignment: str) -> str:
     return _environment().get_template("feedback.html.j2").render(result=result, assignment=assignment)
 
 
-def summary(results: list[SubmissionResult], rubric: Rubric, skipped: Sequence[Skipped] = ()) -> str:
-    """`skipped`: the entries of the class directories that were not graded (`submission.Skipped`)."""
+def summary(results: list[SubmissionResult], rubric: Rubric, skipped: Sequence[Skipped] = (),
+            pairs: Sequence[Pair] = (), absent: Sequence[dict[str, str]] = ()) -> str:
+    """`skipped`: the entries of the class directories that were not graded (`submission.Skipped`);
+    `pairs`: similar submissions; `absent`: roster rows of students who handed nothing in."""
     graded = [r for r in results if r.status == "graded"]
     scores = [r.score for r in graded]
     top = rubric.max_score or 1
@@ -79,14 +83,23 @@ def summary(results: list[SubmissionResult], rubric: Rubric, skipped: Sequence[S
         failures=[{"question": q, "check": c, "students": s} for (q, c), s in common],
         error_list=[r for r in results if r.status == "error"],
         review_list=[r for r in graded if r.review],
-        skipped=list(skipped),
+        skipped=list(skipped), results=results, rubric_questions=[q.id for q in rubric.questions],
+        pairs=[_pair_view(pair) for pair in pairs], absent=list(absent),
     )
 
 
-def write(results: list[SubmissionResult], rubric: Rubric, out: Path, skipped: Sequence[Skipped] = ()) -> None:
+def _pair_view(pair: Pair) -> dict:
+    """A similar pair with each side cut into matched and unmatched pieces, each scrubbed
+    (the offsets are the raw text's, so the text is cut before it is cleaned)."""
+    return {"pair": pair, "sides": [[(terminal(readable(text), lines=True), matched) for text, matched in pair.pieces(side)]
+                                    for side in (0, 1)]}
+
+
+def write(results: list[SubmissionResult], rubric: Rubric, out: Path, skipped: Sequence[Skipped] = (),
+          pairs: Sequence[Pair] = (), absent: Sequence[dict[str, str]] = ()) -> None:
     """`feedback/<report_name>.html` per student (`grader.text.report_name`), `summary.html`."""
     (out / "feedback").mkdir(parents=True, exist_ok=True)
     for result in results:
         (out / "feedback" / f"{report_name(result.student)}.html").write_text(
             readable(feedback(result, rubric.assignment)), encoding="utf-8")
-    (out / "summary.html").write_text(readable(summary(results, rubric, skipped)), encoding="utf-8")
+    (out / "summary.html").write_text(readable(summary(results, rubric, skipped, pairs, absent)), encoding="utf-8")
