@@ -22,7 +22,7 @@ from grader.scoring import SubmissionResult
 K = 20  # characters of filtered code (or of normalised text) in one fingerprint
 WINDOW = 1  # every k-gram: the documents are short
 SHARED = 0.25  # a fingerprint in this share of the class (and in 3 students at least) is common property
-THRESHOLD = 0.75  # of each side's remaining fingerprints found in the other
+THRESHOLD = 0.9  # of one side's remaining fingerprints found in the other (bench/groups.py)
 MIN_MATCH = 60  # characters matched, at the least
 
 
@@ -36,7 +36,7 @@ class Pair:
     material: Material
     first: str  # student
     second: str
-    similarity: float  # the smaller side's share found in the other, 0 to 1
+    similarity: float  # the larger of the two sides' shares found in the other, 0 to 1
     first_text: str
     second_text: str
     first_parts: tuple[tuple[int, int], ...]  # character ranges of first_text found in second_text
@@ -114,10 +114,10 @@ def _pairs(results: list[SubmissionResult], material: Material, shared_text: tup
     for i, a in enumerate(students):
         for b in students[i + 1:]:
             ha, hb = set(prints[a].hashes), set(prints[b].hashes)
-            if not ha or not hb or len(ha & hb) < THRESHOLD * min(len(ha), len(hb)):
+            if not ha or not hb or len(ha & hb) < THRESHOLD * min(len(ha), len(hb)) * 0.8:
                 continue  # a cheap bound before copydetect's exact comparison
             overlap, (sa, sb), (parts_a, parts_b) = compare_files(prints[a], prints[b])
-            share = float(min(sa, sb))
+            share = float(max(sa, sb))  # one side found whole in the other: a copy with more added
             if share < THRESHOLD or overlap < MIN_MATCH:
                 continue
             found.append(Pair(material, a, b, round(share, 3),

@@ -26,13 +26,13 @@ def _environment() -> Environment:
     environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["j2"]))
     environment.globals["css"] = Markup((TEMPLATES / "style.css").read_text(encoding="utf-8"))
     environment.globals["grade_class"] = lambda score, top: "full" if score >= top else ("part" if score > 0 else "none")
-    environment.globals["tree"] = _tree
+    environment.globals["tree"] = tree
     environment.globals["report_name"] = report_name
     environment.globals["by_id"] = lambda questions: {question.id: question for question in questions}
     return environment
 
 
-def _tree(processes: tuple[ProcessView, ...]) -> Markup:
+def tree(processes: tuple[ProcessView, ...]) -> Markup:
     keys = {p.key for p in processes}
     children: dict[str, list[ProcessView]] = defaultdict(list)
     roots = []

@@ -1,0 +1,174 @@
+"""`grader review OUT`: the instructor's page for reading answers and changing marks.
+
+A Flask app on 127.0.0.1 over the gradebook. It shows the class, and one question across the
+class in answer groups (`grader.groups`): each answer's text, or its code with the process tree
+the grader observed, with the automatic mark and its reasons; points and a comment can be set
+for one answer or a whole group at once. Every change goes to the gradebook and then
+`publish.publish` writes every export again, so the files never disagree with the page.
+
+The answers are student-written HTML and JavaScript: Jinja2 escapes them all, and a strict
+Content-Security-Policy allows only this app's own script and style. The page is bound to
+loopback and every request needs the token printed with the URL (compared in constant time);
+the Host header must be loopback too, so that a web page elsewhere cannot reach the app
+through DNS rebinding.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import sys
+import threading
+from pathlib import Path
+
+from flask import Flask, abort, redirect, render_template, request, send_file, url_for
+
+from grader import publish
+from grader.gradebook import Gradebook
+from grader.groups import Group, group_question
+from grader.reports.html import tree
+from grader.rubric import Rubric
+from grader.scoring import SubmissionResult
+from grader.similarity import Pair
+from grader.text import readable, report_name, scrub, terminal
+
+LOOPBACK = ("127.0.0.1", "localhost")
+
+
+class Review:
+    """What the pages show: the published results, and the groups of each question (kept
+    until the next change, since grouping text may load a model)."""
+
+    def __init__(self, book: Gradebook, out: Path, use_model: bool = True) -> None:
+        self.book, self.out, self.use_model = book, out, use_model
+        self.lock = threading.Lock()
+        self._groups: dict[str, list[Group]] = {}
+        self.refresh()
+
+    def refresh(self) -> None:
+        """After a change: publish every export again; the groups stay, made of the grader's own marks."""
+        published = publish.publish(self.book, self.out)
+        self.results: list[SubmissionResult] = [scrub(r) for r in published.results]
+        self.rubric: Rubric = published.rubric
+        self.absent = published.absent
+        self.pairs = [Pair.from_json(p) for p in self.book.get("pairs", [])]  # type: ignore[union-attr]
+        self.by_student = {r.student: r for r in self.results}
+        self.own = self.book.results([r.student for r in self.results])  # before overrides: what groups are made of
+
+    def groups(self, question: str) -> list[Group]:
+        if question not in self._groups:
+            asks_code = any(c.kind != "concepts" for q in self.rubric.questions if q.id == question for c in q.checks)
+            self._groups[question] = group_question(self.own, question, asks_code, self.use_model)
+        return self._groups[question]
+
+
+def _show(text: object) -> str:
+    """Student text as every report shows it: no control or bidi characters (then escaped)."""
+    return terminal(readable(str(text)), lines=True)
+
+
+def create_app(book: Gradebook, out: Path, token: str, use_model: bool = True) -> Flask:
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 1 << 20
+    app.jinja_env.autoescape = True  # every template, whatever its name: answers are student HTML
+    app.jinja_env.filters["show"] = _show
+    state = Review(book, out, use_model)
+
+    @app.before_request
+    def guard() -> None:
+        host = (request.host or "").rsplit(":", 1)[0].strip("[]")
+        if host not in LOOPBACK:
+            abort(403)
+        if request.endpoint in ("static", "report_css"):
+            return  # no secret in a style sheet or a script
+        given = request.args.get("token") or request.form.get("token") or ""
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            abort(403)
+
+    @app.after_request
+    def headers(response):  # type: ignore[no-untyped-def]
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.context_processor
+    def helpers() -> dict:
+        return {"token": token, "tree": tree, "report_name": report_name, "rubric": state.rubric,
+                "show": _show,
+                "by_id": lambda questions: {q.id: q for q in questions}}
+
+    @app.get("/report.css")
+    def report_css():  # type: ignore[no-untyped-def]
+        """The reports' own style sheet, so the page and the feedback files look alike."""
+        return send_file(Path(__file__).parents[1] / "reports" / "templates" / "style.css",
+                         mimetype="text/css")
+
+    @app.get("/")
+    def index():  # type: ignore[no-untyped-def]
+        return render_template("class.html", results=state.results, absent=state.absent,
+                               pairs=state.pairs, questions=state.rubric.questions)
+
+    @app.get("/question/<question>")
+    def question_page(question: str):  # type: ignore[no-untyped-def]
+        asked = next((q for q in state.rubric.questions if q.id == question), None)
+        if asked is None:
+            abort(404)
+        with state.lock:
+            groups = state.groups(question)
+        answers = {r.student: next((q for q in r.questions if q.id == question), None) for r in state.results}
+        return render_template("question.html", asked=asked, groups=groups, answers=answers,
+                               by_student=state.by_student)
+
+    @app.get("/similar")
+    def similar():  # type: ignore[no-untyped-def]
+        return render_template("similar.html", pairs=state.pairs)
+
+    @app.post("/override")
+    def override():  # type: ignore[no-untyped-def]
+        question = request.form.get("question", "")
+        students = [s for s in request.form.getlist("student") if s in state.by_student]
+        if question not in {q.id for q in state.rubric.questions} or not students:
+            abort(400)
+        check = request.form.get("check") or None
+        points_text = request.form.get("points", "").strip()
+        try:
+            points = float(points_text) if points_text else None
+        except ValueError:
+            abort(400)
+        comment = request.form.get("comment", "").strip()[:4000]
+        with state.lock:
+            for student in students:
+                if request.form.get("clear"):
+                    book.clear_override(student, question, check)
+                elif points is not None or comment:
+                    book.set_override(student, question, check, points, comment, author="review page")
+            state.refresh()
+        anchor = request.form.get("anchor", "")
+        return redirect(url_for("question_page", question=question, token=token) + (f"#{anchor}" if anchor else ""),
+                        code=303)
+
+    return app
+
+
+def serve(book: Gradebook, out: Path, port: int = 0) -> int:
+    """Serve until Ctrl-C; print the URL with its token."""
+    from werkzeug.serving import make_server
+
+    token = secrets.token_urlsafe(24)
+    app = create_app(book, out, token)
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    print(f"Review page: http://127.0.0.1:{server.port}/?token={token}\n"
+          "Every change is saved to the gradebook and written to every export. Ctrl-C to stop.", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    print("Stopped.", file=sys.stderr)
+    return 0
+
