@@ -21,9 +21,11 @@ from functools import lru_cache
 
 from grader.scoring import QuestionResult, SubmissionResult
 
-# Cosine distances below which two answers are one group, chosen on a class of 64 (bench/groups.py).
-MODEL_THRESHOLD = 0.15
+# Cosine distances below which two answers are one group, chosen on a class of 64 (bench/groups.py);
+# the review page can ask for looser or tighter groups (`spread`, added to these).
+MODEL_THRESHOLD = 0.2
 TFIDF_THRESHOLD = 0.55
+SPREADS = (-0.1, -0.05, 0.0, 0.05, 0.1)
 
 
 class Basis(str, enum.Enum):
@@ -44,14 +46,15 @@ class Group:
         return len(self.members)
 
 
-def group_question(results: list[SubmissionResult], question: str, code: bool, use_model: bool = True) -> list[Group]:
+def group_question(results: list[SubmissionResult], question: str, code: bool, use_model: bool = True,
+                   spread: float = 0.0) -> list[Group]:
     """Groups of the students' answers to `question`, largest first; `code`: the question
     asks for code (grouped by what was observed), else for text. `results` are the grader's
     own, before overrides, so that marking a group does not split it."""
     answers = {r.student: q for r in results if r.status == "graded" for q in r.questions if q.id == question}
     empty = [s for s, q in answers.items() if not (q.code if code else q.answer).strip()]
     rest = {s: q for s, q in answers.items() if s not in empty}
-    groups = _code_groups(rest) if code else _text_groups(rest, use_model)
+    groups = _code_groups(rest) if code else _text_groups(rest, use_model, spread)
     if empty:
         groups.append(Group(tuple(empty), Basis.EMPTY, "nothing was found for this question"))
     return sorted(groups, key=lambda g: (-g.size, g.basis is Basis.EMPTY, g.members))
@@ -78,7 +81,7 @@ def _normal_output(question: QuestionResult) -> str:
     return "\n".join(sorted(re.sub(r"\d+(\.\d+)?", "#", line) for line in lines))
 
 
-def _text_groups(answers: dict[str, QuestionResult], use_model: bool) -> list[Group]:
+def _text_groups(answers: dict[str, QuestionResult], use_model: bool, spread: float) -> list[Group]:
     if not answers:
         return []
     students = list(answers)
@@ -90,7 +93,7 @@ def _text_groups(answers: dict[str, QuestionResult], use_model: bool) -> list[Gr
         vectors, basis, threshold = model.encode(texts, normalize_embeddings=True), Basis.MODEL, MODEL_THRESHOLD
     else:
         vectors, basis, threshold = _tfidf(texts), Basis.WORDS, TFIDF_THRESHOLD
-    labels = _cluster(vectors, threshold)
+    labels = _cluster(vectors, max(0.01, threshold + spread))
     members: dict[int, list[int]] = defaultdict(list)
     for index, label in enumerate(labels):
         members[label].append(index)

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from grader.groups import Basis, group_question, model_available
+from grader.groups import SPREADS, Basis, group_question, model_available
 from grader.scoring import ProcessView, QuestionResult, SubmissionResult
 from grader.similarity import Material, find_pairs
 
@@ -43,10 +43,14 @@ def test_the_model_groups_paraphrases_by_meaning():
             pytest.fail("the model extra is not installed: .ci/run installs it")
         pytest.skip("the model extra (all-MiniLM-L6-v2) is not installed")
     results = [_result(student, text) for student, text in PARAPHRASES.items()]
-    groups = group_question(results, "q1", code=False)
-    assert sorted(g.members for g in groups) == [("a", "b", "c"), ("d", "e", "f")]
-    assert groups[0].basis is Basis.MODEL
-    words = group_question(results, "q1", code=False, use_model=False)
+    meanings = [{"a", "b", "c"}, {"d", "e", "f"}]
+    for spread in SPREADS:  # however tight, a group never mixes the two meanings
+        groups = group_question(results, "q1", code=False, spread=spread)
+        assert all(any(set(g.members) <= meaning for meaning in meanings) for g in groups)
+        assert groups[0].basis is Basis.MODEL
+    loose = group_question(results, "q1", code=False, spread=max(SPREADS))
+    assert sorted(g.members for g in loose) == [("a", "b", "c"), ("d", "e", "f")]
+    words = group_question(results, "q1", code=False, use_model=False, spread=max(SPREADS))
     assert len(words) > 2  # what the model adds: the same meaning in other words
 
 

@@ -25,7 +25,7 @@ from flask import Flask, abort, redirect, render_template, request, send_file, u
 
 from grader import publish
 from grader.gradebook import Gradebook
-from grader.groups import Group, group_question
+from grader.groups import SPREADS, Group, group_question
 from grader.reports.html import tree
 from grader.rubric import Rubric
 from grader.scoring import SubmissionResult
@@ -42,7 +42,7 @@ class Review:
     def __init__(self, book: Gradebook, out: Path, use_model: bool = True) -> None:
         self.book, self.out, self.use_model = book, out, use_model
         self.lock = threading.Lock()
-        self._groups: dict[str, list[Group]] = {}
+        self._groups: dict[tuple[str, float], list[Group]] = {}
         self.refresh()
 
     def refresh(self) -> None:
@@ -55,11 +55,14 @@ class Review:
         self.by_student = {r.student: r for r in self.results}
         self.own = self.book.results([r.student for r in self.results])  # before overrides: what groups are made of
 
-    def groups(self, question: str) -> list[Group]:
-        if question not in self._groups:
-            asks_code = any(c.kind != "concepts" for q in self.rubric.questions if q.id == question for c in q.checks)
-            self._groups[question] = group_question(self.own, question, asks_code, self.use_model)
-        return self._groups[question]
+    def asks_code(self, question: str) -> bool:
+        return any(c.kind != "concepts" for q in self.rubric.questions if q.id == question for c in q.checks)
+
+    def groups(self, question: str, spread: float) -> list[Group]:
+        if (question, spread) not in self._groups:
+            self._groups[(question, spread)] = group_question(self.own, question, self.asks_code(question),
+                                                              self.use_model, spread)
+        return self._groups[(question, spread)]
 
 
 def _show(text: object) -> str:
@@ -117,11 +120,20 @@ def create_app(book: Gradebook, out: Path, token: str, use_model: bool = True) -
         asked = next((q for q in state.rubric.questions if q.id == question), None)
         if asked is None:
             abort(404)
+        try:
+            spread = float(request.args.get("spread", 0))
+        except ValueError:
+            abort(400)
+        if spread not in SPREADS:
+            abort(400)
         with state.lock:
-            groups = state.groups(question)
+            groups = state.groups(question, spread)
         answers = {r.student: next((q for q in r.questions if q.id == question), None) for r in state.results}
+        at = SPREADS.index(spread)
         return render_template("question.html", asked=asked, groups=groups, answers=answers,
-                               by_student=state.by_student)
+                               by_student=state.by_student, spread=spread, text=not state.asks_code(question),
+                               tighter=SPREADS[at - 1] if at > 0 else None,
+                               looser=SPREADS[at + 1] if at + 1 < len(SPREADS) else None)
 
     @app.get("/similar")
     def similar():  # type: ignore[no-untyped-def]
@@ -148,8 +160,9 @@ def create_app(book: Gradebook, out: Path, token: str, use_model: bool = True) -
                     book.set_override(student, question, check, points, comment, author="review page")
             state.refresh()
         anchor = request.form.get("anchor", "")
-        return redirect(url_for("question_page", question=question, token=token) + (f"#{anchor}" if anchor else ""),
-                        code=303)
+        spread = request.form.get("spread", "0")
+        return redirect(url_for("question_page", question=question, token=token, spread=spread)
+                        + (f"#{anchor}" if anchor else ""), code=303)
 
     return app
 
