@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS overrides (
     question TEXT NOT NULL,
     check_name TEXT NOT NULL DEFAULT '',   -- '' : the whole question
     points REAL,                           -- NULL: a comment only
-    comment TEXT NOT NULL DEFAULT '',
+    comment TEXT NOT NULL DEFAULT '',      -- to the student
+    reason TEXT NOT NULL DEFAULT '',       -- why, for the instructors
     author TEXT NOT NULL,
     at TEXT NOT NULL,
     digest TEXT,                           -- of the submission when the override was made
@@ -94,15 +95,15 @@ class Gradebook:
         return [SubmissionResult.from_dict(json.loads(rows[s])) for s in students if s in rows]
 
     def set_override(self, student: str, question: str, check: str | None = None, points: float | None = None,
-                     comment: str = "", author: str | None = None) -> None:
+                     comment: str = "", author: str | None = None, reason: str = "") -> None:
         """New points and/or a comment for a question (or one of its checks): the latest wins."""
         with closing(self._connect()) as db, db:
             row = db.execute("SELECT digest FROM results WHERE student = ?", (student,)).fetchone()
             db.execute("UPDATE overrides SET active = 0 WHERE student = ? AND question = ? AND check_name = ?",
                        (student, question, check or ""))
-            db.execute("INSERT INTO overrides (student, question, check_name, points, comment, author, at, digest) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       (student, question, check or "", points, comment, author or whoami(), _now(),
+            db.execute("INSERT INTO overrides (student, question, check_name, points, comment, reason, author, at, "
+                       "digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (student, question, check or "", points, comment, reason, author or whoami(), _now(),
                         row[0] if row else None))
 
     def clear_override(self, student: str, question: str, check: str | None = None) -> None:
@@ -115,20 +116,20 @@ class Gradebook:
         """Student -> the overrides in force, oldest first; stale if the submission changed since."""
         with closing(self._connect()) as db:
             rows = db.execute(
-                "SELECT o.student, o.question, o.check_name, o.points, o.comment, o.author, o.at, "
+                "SELECT o.student, o.question, o.check_name, o.points, o.comment, o.reason, o.author, o.at, "
                 "o.digest IS NOT r.digest FROM overrides o LEFT JOIN results r ON r.student = o.student "
                 "WHERE o.active = 1 ORDER BY o.id").fetchall()
         found: dict[str, list[Override]] = defaultdict(list)
-        for student, question, check, points, comment, author, at, stale in rows:
-            found[student].append(Override(question, check or None, points, comment, author, at, bool(stale)))
+        for student, question, check, points, comment, reason, author, at, stale in rows:
+            found[student].append(Override(question, check or None, points, comment, reason, author, at, bool(stale)))
         return dict(found)
 
     def history(self, student: str) -> list[tuple[Override, bool]]:
         """Every override ever made for the student, with whether it is in force."""
         with closing(self._connect()) as db:
-            rows = db.execute("SELECT question, check_name, points, comment, author, at, active FROM overrides "
+            rows = db.execute("SELECT question, check_name, points, comment, reason, author, at, active FROM overrides "
                               "WHERE student = ? ORDER BY id", (student,)).fetchall()
-        return [(Override(q, c or None, p, m, a, t), bool(active)) for q, c, p, m, a, t, active in rows]
+        return [(Override(q, c or None, p, m, r, a, t), bool(active)) for q, c, p, m, r, a, t, active in rows]
 
     def put(self, key: str, value: object) -> None:
         with closing(self._connect()) as db, db:

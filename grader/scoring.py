@@ -64,6 +64,7 @@ class Override:
     check: str | None  # None: the whole question
     points: float | None  # None: only a comment
     comment: str  # shown to the student
+    reason: str  # why, for the instructors only
     author: str
     at: str  # ISO 8601, UTC
     stale: bool = False  # the submission changed since the override was made

@@ -49,7 +49,8 @@ def test_overrides_survive_regrading_and_reach_every_export(tmp_path):
     out = tmp_path / "out"
     _grade(str(class_dir), "--out", str(out))
     book = Gradebook(out / "gradebook.sqlite")
-    book.set_override("ann", "q3", points=20, comment="The PID you printed was a typo; full marks.", author="prof")
+    book.set_override("ann", "q3", points=20, comment="The PID you printed was a typo; full marks.", author="prof",
+                      reason="checked the run by hand")
     book.set_override("bob", "q5", check="the pool's workers compute the results", points=0, author="prof")
     _grade(str(class_dir), "--out", str(out), "--force")  # a re-grade from scratch
 
@@ -61,6 +62,7 @@ def test_overrides_survive_regrading_and_reach_every_export(tmp_path):
     ann = _exports(out, "ann")
     assert "The PID you printed was a typo" in ann["md"] and "The PID you printed was a typo" in ann["html"]
     assert "the grader gave 16" in ann["md"]
+    assert not any("checked the run by hand" in ann[k] for k in ("md", "html", "gradescope"))  # instructors only
     assert json.loads(ann["gradescope"])["score"] == 100
     assert "typo" in json.loads(ann["gradescope"])["output"]
     submissions = {s["student"]: s for s in json.loads(ann["results.json"])["submissions"]}

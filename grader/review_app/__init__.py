@@ -82,7 +82,7 @@ def create_app(book: Gradebook, out: Path, token: str, use_model: bool = True) -
         host = (request.host or "").rsplit(":", 1)[0].strip("[]")
         if host not in LOOPBACK:
             abort(403)
-        if request.endpoint in ("static", "report_css"):
+        if request.endpoint in ("static", "report_css", "favicon"):
             return  # no secret in a style sheet or a script
         given = request.args.get("token") or request.form.get("token") or ""
         if not hmac.compare_digest(given.encode(), token.encode()):
@@ -109,6 +109,10 @@ def create_app(book: Gradebook, out: Path, token: str, use_model: bool = True) -
         """The reports' own style sheet, so the page and the feedback files look alike."""
         return send_file(Path(__file__).parents[1] / "reports" / "templates" / "style.css",
                          mimetype="text/css")
+
+    @app.get("/favicon.ico")
+    def favicon():  # type: ignore[no-untyped-def]
+        return "", 204
 
     @app.get("/")
     def index():  # type: ignore[no-untyped-def]
@@ -152,12 +156,13 @@ def create_app(book: Gradebook, out: Path, token: str, use_model: bool = True) -
         except ValueError:
             abort(400)
         comment = request.form.get("comment", "").strip()[:4000]
+        reason = request.form.get("reason", "").strip()[:4000]
         with state.lock:
             for student in students:
                 if request.form.get("clear"):
                     book.clear_override(student, question, check)
-                elif points is not None or comment:
-                    book.set_override(student, question, check, points, comment, author="review page")
+                elif points is not None or comment or reason:
+                    book.set_override(student, question, check, points, comment, "review page", reason)
             state.refresh()
         anchor = request.form.get("anchor", "")
         spread = request.form.get("spread", "0")
@@ -169,8 +174,11 @@ def create_app(book: Gradebook, out: Path, token: str, use_model: bool = True) -
 
 def serve(book: Gradebook, out: Path, port: int = 0) -> int:
     """Serve until Ctrl-C; print the URL with its token."""
+    import logging
+
     from werkzeug.serving import make_server
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a request log would print the token
     token = secrets.token_urlsafe(24)
     app = create_app(book, out, token)
     server = make_server("127.0.0.1", port, app, threaded=True)
