@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import math
 import sqlite3
 from collections import defaultdict
 from contextlib import closing
@@ -27,7 +28,7 @@ from grader.submission import canvas_identity
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
-    student TEXT PRIMARY KEY,
+    student TEXT PRIMARY KEY,   -- gradebook.key(result): whose the overrides are
     digest TEXT,                -- of the submission's bytes (submission.content_digest)
     graded_at TEXT NOT NULL,
     result TEXT NOT NULL        -- the grader's own result, as JSON
@@ -58,6 +59,14 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def key(result: SubmissionResult) -> str:
+    """Whose a result is, for its overrides: the Canvas user ID when the file name carries one
+    (a display name can be taken: another file may sort first, or fake a Canvas name; two
+    students may share one), else the student's name."""
+    identity = canvas_identity(Path(result.path).name)
+    return f"canvas:{identity.user}" if identity else result.student
+
+
 def whoami() -> str:
     try:
         return getpass.getuser()
@@ -86,10 +95,11 @@ class Gradebook:
             db.execute("INSERT INTO results (student, digest, graded_at, result) VALUES (?, ?, ?, ?) "
                        "ON CONFLICT (student) DO UPDATE SET digest = excluded.digest, "
                        "graded_at = excluded.graded_at, result = excluded.result",
-                       (result.student, digest, _now(), json.dumps(asdict(result))))
+                       (key(result), digest, _now(), json.dumps(asdict(result))))
 
     def results(self, students: list[str]) -> list[SubmissionResult]:
-        """The grader's own results of these students, in this order (those never graded left out)."""
+        """The grader's own results of these students (`key`s), in this order (those never
+        graded left out)."""
         with closing(self._connect()) as db:
             rows = dict(db.execute("SELECT student, result FROM results").fetchall())
         return [SubmissionResult.from_dict(json.loads(rows[s])) for s in students if s in rows]
@@ -97,6 +107,8 @@ class Gradebook:
     def set_override(self, student: str, question: str, check: str | None = None, points: float | None = None,
                      comment: str = "", author: str | None = None, reason: str = "") -> None:
         """New points and/or a comment for a question (or one of its checks): the latest wins."""
+        if points is not None and not math.isfinite(points):
+            raise ValueError(f"points must be a number, not {points}")
         with closing(self._connect()) as db, db:
             row = db.execute("SELECT digest FROM results WHERE student = ?", (student,)).fetchone()
             db.execute("UPDATE overrides SET active = 0 WHERE student = ? AND question = ? AND check_name = ?",
@@ -113,7 +125,7 @@ class Gradebook:
                        (student, question, check or ""))
 
     def overrides(self) -> dict[str, list[Override]]:
-        """Student -> the overrides in force, oldest first; stale if the submission changed since."""
+        """Student (`key`) -> the overrides in force, oldest first; stale if the submission changed since."""
         with closing(self._connect()) as db:
             rows = db.execute(
                 "SELECT o.student, o.question, o.check_name, o.points, o.comment, o.reason, o.author, o.at, "
@@ -149,7 +161,7 @@ def finalize(result: SubmissionResult, overrides: list[Override], late_penalty: 
     if result.status != "graded":
         return replace(result, late=late)
     by_question: dict[str, list[Override]] = defaultdict(list)
-    for override in overrides:
+    for override in overrides:  # of this result's `key`
         by_question[override.question].append(override)
     questions = tuple(_apply(question, by_question.get(question.id, [])) for question in result.questions)
     total = round(sum(q.score for q in questions), 2)

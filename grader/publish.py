@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader import reports
-from grader.gradebook import Gradebook, finalize
+from grader.gradebook import Gradebook, finalize, key
 from grader.reports import canvas
 from grader.rubric import Rubric, load_rubric
 from grader.scoring import SubmissionResult
@@ -44,7 +44,7 @@ def record(book: Gradebook, results: list[SubmissionResult], paths: dict[str, Pa
         path = paths.get(result.student)
         book.store(result, content_digest(path) if path is not None else None)
     book.put("rubric", str(rubric.path.resolve()))
-    book.put("students", [result.student for result in results])
+    book.put("students", [key(result) for result in results])
     book.put("skipped", [[entry.path, entry.reason] for entry in skipped])
     book.put("pairs", [pair.to_json() for pair in pairs])
     book.put("roster", str(roster.resolve()) if roster else None)
@@ -52,11 +52,13 @@ def record(book: Gradebook, results: list[SubmissionResult], paths: dict[str, Pa
     book.put("missing", missing.value)
 
 
-def publish(book: Gradebook, out: Path) -> Published:
-    """Raises `RubricError` or `canvas.RosterError` if the recorded rubric or roster is gone."""
+def publish(book: Gradebook, out: Path, changed: frozenset[str] | None = None) -> Published:
+    """`changed`: only these students' own files need writing again (the review page's change);
+    the class files are always written. Raises `RubricError` or `canvas.RosterError` if the
+    recorded rubric or roster is gone."""
     rubric = load_rubric(Path(str(book.get("rubric"))))
     overrides = book.overrides()
-    results = [finalize(result, overrides.get(result.student, []), rubric.late_penalty)
+    results = [finalize(result, overrides.get(key(result), []), rubric.late_penalty)
                for result in book.results(list(book.get("students", [])))]  # type: ignore[arg-type]
     skipped = [Skipped(path, reason) for path, reason in book.get("skipped", [])]  # type: ignore[union-attr]
     pairs = [Pair.from_json(pair) for pair in book.get("pairs", [])]  # type: ignore[union-attr]
@@ -67,5 +69,5 @@ def publish(book: Gradebook, out: Path) -> Published:
     if roster is not None:
         unmatched, absent = canvas.write(results, roster, rubric, str(book.get("assignment_id", "")),
                                          Missing(book.get("missing", "blank")) is Missing.ZERO, out / "canvas.csv")
-    reports.write_all(results, rubric, out, skipped, pairs, absent)
+    reports.write_all(results, rubric, out, skipped, pairs, absent, changed)
     return Published(results, rubric, unmatched, absent)

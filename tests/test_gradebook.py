@@ -12,7 +12,7 @@ import pytest
 
 from grader.archive import ArchiveError, unpack
 from grader.cli import main
-from grader.gradebook import Gradebook, finalize
+from grader.gradebook import Gradebook, finalize, key
 from grader.text import report_name
 from tests.conftest import EXAMPLES
 
@@ -175,3 +175,20 @@ def test_not_a_zip_is_one_clear_line(tmp_path, capsys):
     archive.write_bytes(b"PK not really")
     assert main(["grade", str(archive), "--out", str(tmp_path / "out")]) == 2
     assert "broken.zip: not a usable zip archive" in capsys.readouterr().err
+
+
+def test_an_override_follows_the_canvas_user_not_a_name_another_file_can_take(tmp_path):
+    class_dir = tmp_path / "class"
+    class_dir.mkdir()
+    (class_dir / "bob_1001_5001_hw.ipynb").write_bytes(MADE_UP)
+    out = tmp_path / "out"
+    _grade(str(class_dir), "--out", str(out))
+    book = Gradebook(out / "gradebook.sqlite")
+    [result] = book.results(list(book.get("students")))
+    assert key(result) == "canvas:1001" and result.student == "bob"
+    book.set_override(key(result), "q3", points=20)
+    (class_dir / "bob.ipynb").write_bytes(MADE_UP)  # another file, sorted first, takes the name "bob"
+    _grade(str(class_dir), "--out", str(out))
+    rows = {Path(s["path"]).name: s for s in json.loads((out / "results.json").read_text())["submissions"]}
+    assert rows["bob.ipynb"]["student"] == "bob" and rows["bob.ipynb"]["score"] == 96  # no override of its own
+    assert rows["bob_1001_5001_hw.ipynb"]["score"] == 100  # the override stayed with Canvas user 1001

@@ -147,6 +147,12 @@ def test_every_request_needs_the_token_and_a_loopback_host(graded):
     assert client.get("/question/nope?token=sesame").status_code == 404
     bad = client.post("/override", data={"token": "sesame", "question": "q1", "student": "smithjane", "points": "x"})
     assert bad.status_code == 400
+    for number in ("nan", "inf", "-1e999"):
+        assert client.post("/override", data={"token": "sesame", "question": "q1", "student": "smithjane",
+                                              "points": number}).status_code == 400
+    no_check = client.post("/override", data={"token": "sesame", "question": "q1", "student": "smithjane",
+                                              "check": "no such check", "points": "1"})
+    assert no_check.status_code == 400
     stranger = client.post("/override", data={"token": "sesame", "question": "q1", "student": "nobody", "points": "1"})
     assert stranger.status_code == 400
     assert Gradebook(out / "gradebook.sqlite").overrides() == {}

@@ -12,17 +12,21 @@ from grader.submission import Skipped
 
 
 def write_all(results: list[SubmissionResult], rubric: Rubric, out: Path, skipped: Sequence[Skipped] = (),
-              pairs: Sequence[Pair] = (), absent: Sequence[dict[str, str]] = ()) -> None:
+              pairs: Sequence[Pair] = (), absent: Sequence[dict[str, str]] = (),
+              only: frozenset[str] | None = None) -> None:
     """`skipped`: the entries of the class directories not graded (`submission.Skipped`),
     listed in results.json and summary.html; `pairs`: similar submissions; `absent`: roster
-    students with no submission. `publish.publish` is the caller, after the overrides."""
+    students with no submission; `only`: write the per-student files of these students alone
+    (the class files are always written). `publish.publish` is the caller, after the overrides."""
     from grader.reports import feedback_md, gradescope, grades_csv, html, results_json
     from grader.text import report_name, scrub
 
+    mine = [only is None or result.student in only for result in results]
     results = [scrub(result) for result in results]
     results_json.write(results, rubric, out / "results.json", skipped)
     grades_csv.write(results, rubric, out / "grades.csv")
-    for result in results:
+    students = [result for result, chosen in zip(results, mine) if chosen]
+    for result in students:
         feedback_md.write(result, rubric.assignment, out / "feedback")
         gradescope.write(result, out / "gradescope" / f"{report_name(result.student)}.json")
-    html.write(results, rubric, out, skipped, pairs, absent)
+    html.write(results, rubric, out, skipped, pairs, absent, students)

@@ -96,10 +96,12 @@ def _pair_view(pair: Pair) -> dict:
 
 
 def write(results: list[SubmissionResult], rubric: Rubric, out: Path, skipped: Sequence[Skipped] = (),
-          pairs: Sequence[Pair] = (), absent: Sequence[dict[str, str]] = ()) -> None:
-    """`feedback/<report_name>.html` per student (`grader.text.report_name`), `summary.html`."""
+          pairs: Sequence[Pair] = (), absent: Sequence[dict[str, str]] = (),
+          students: Sequence[SubmissionResult] | None = None) -> None:
+    """`feedback/<report_name>.html` per student (`grader.text.report_name`) of `students`
+    (default: all), `summary.html`."""
     (out / "feedback").mkdir(parents=True, exist_ok=True)
-    for result in results:
+    for result in results if students is None else students:
         (out / "feedback" / f"{report_name(result.student)}.html").write_text(
             readable(feedback(result, rubric.assignment)), encoding="utf-8")
     (out / "summary.html").write_text(readable(summary(results, rubric, skipped, pairs, absent)), encoding="utf-8")

@@ -16,6 +16,8 @@ through DNS rebinding.
 from __future__ import annotations
 
 import hmac
+import math
+import re
 import secrets
 import sys
 import threading
@@ -24,7 +26,7 @@ from pathlib import Path
 from flask import Flask, abort, redirect, render_template, request, send_file, url_for
 
 from grader import publish
-from grader.gradebook import Gradebook
+from grader.gradebook import Gradebook, key
 from grader.groups import SPREADS, Group, group_question
 from grader.reports.html import tree
 from grader.rubric import Rubric
@@ -45,15 +47,16 @@ class Review:
         self._groups: dict[tuple[str, float], list[Group]] = {}
         self.refresh()
 
-    def refresh(self) -> None:
-        """After a change: publish every export again; the groups stay, made of the grader's own marks."""
-        published = publish.publish(self.book, self.out)
+    def refresh(self, changed: frozenset[str] | None = None) -> None:
+        """After a change to `changed` students: publish again; the groups stay, made of the
+        grader's own marks."""
+        published = publish.publish(self.book, self.out, changed)
         self.results: list[SubmissionResult] = [scrub(r) for r in published.results]
         self.rubric: Rubric = published.rubric
         self.absent = published.absent
         self.pairs = [Pair.from_json(p) for p in self.book.get("pairs", [])]  # type: ignore[union-attr]
         self.by_student = {r.student: r for r in self.results}
-        self.own = self.book.results([r.student for r in self.results])  # before overrides: what groups are made of
+        self.own = self.book.results([key(r) for r in self.results])  # before overrides: what groups are made of
 
     def asks_code(self, question: str) -> bool:
         return any(c.kind != "concepts" for q in self.rubric.questions if q.id == question for c in q.checks)
@@ -146,25 +149,31 @@ def create_app(book: Gradebook, out: Path, token: str, use_model: bool = True) -
     @app.post("/override")
     def override():  # type: ignore[no-untyped-def]
         question = request.form.get("question", "")
-        students = [s for s in request.form.getlist("student") if s in state.by_student]
-        if question not in {q.id for q in state.rubric.questions} or not students:
-            abort(400)
+        students = [state.by_student[s] for s in request.form.getlist("student") if s in state.by_student]
+        asked = next((q for q in state.rubric.questions if q.id == question), None)
         check = request.form.get("check") or None
+        if asked is None or not students or (check is not None and check not in {c.title for c in asked.checks}):
+            abort(400)
         points_text = request.form.get("points", "").strip()
         try:
             points = float(points_text) if points_text else None
         except ValueError:
             abort(400)
+        if points is not None and not math.isfinite(points):
+            abort(400)
         comment = request.form.get("comment", "").strip()[:4000]
         reason = request.form.get("reason", "").strip()[:4000]
+        graded = [r for r in students if r.status == "graded"]  # an ungraded hand-in has no marks to change
+        if not graded:
+            abort(400)
         with state.lock:
-            for student in students:
+            for result in graded:
                 if request.form.get("clear"):
-                    book.clear_override(student, question, check)
+                    book.clear_override(key(result), question, check)
                 elif points is not None or comment or reason:
-                    book.set_override(student, question, check, points, comment, "review page", reason)
-            state.refresh()
-        anchor = request.form.get("anchor", "")
+                    book.set_override(key(result), question, check, points, comment, "review page", reason)
+            state.refresh(frozenset(r.student for r in graded))
+        anchor = re.sub(r"[^A-Za-z0-9_.-]", "", request.form.get("anchor", ""))[:200]
         spread = request.form.get("spread", "0")
         return redirect(url_for("question_page", question=question, token=token, spread=spread)
                         + (f"#{anchor}" if anchor else ""), code=303)
