@@ -10,16 +10,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 from dataclasses import replace
 from pathlib import Path
 
-from grader import doctor, publish
+from grader import doctor, publish, similarity
 from grader.batch import Batch, Progress, grade_all
 from grader.cache import Cache
 from grader.executors import DaskExecutor, Executor, LocalExecutor
 from grader.gradebook import Gradebook, GradebookError
 from grader.publish import Missing
-from grader.similarity import find_pairs
 from grader.reports import canvas, feedback_md, gradescope, table
 from grader.execution import ENGINES
 from grader.rubric import Rubric, RubricError, load_rubric
@@ -174,13 +174,16 @@ def _grade(args: argparse.Namespace, rubric: Rubric, limits: Limits) -> int:
         executor = LocalExecutor(args.jobs)
     batch = Batch(rubric, limits, protect=(args.out.resolve(), book.path.resolve()), engine=args.engine)
     progress = Progress(len(submissions))
+    warm = threading.Thread(target=similarity.prepare, daemon=True)  # while the grader mostly waits
+    warm.start()
     try:
         outcome = grade_all(submissions, batch, executor, Cache(args.out / ".cache", read=not args.force), progress)
     finally:
         progress.close()
         executor.close()
+    warm.join()
     publish.record(book, outcome.results, dict(submissions), rubric, discovery.skipped,
-                   find_pairs(outcome.results, shared), args.canvas_roster, args.canvas_assignment_id,
+                   similarity.find_pairs(outcome.results, shared), args.canvas_roster, args.canvas_assignment_id,
                    Missing(args.missing))
     published = publish.publish(book, args.out)
     if published.unmatched:

@@ -90,12 +90,15 @@ class Gradebook:
         db.execute("PRAGMA journal_mode=WAL")
         return db
 
-    def store(self, result: SubmissionResult, digest: str | None) -> None:
+    def store(self, graded: list[tuple[SubmissionResult, str | None]]) -> None:
+        """(result, digest of its submission) pairs, in one transaction: a re-grade replaces
+        the grader's own results and touches no override."""
+        now = _now()
         with closing(self._connect()) as db, db:
-            db.execute("INSERT INTO results (student, digest, graded_at, result) VALUES (?, ?, ?, ?) "
-                       "ON CONFLICT (student) DO UPDATE SET digest = excluded.digest, "
-                       "graded_at = excluded.graded_at, result = excluded.result",
-                       (key(result), digest, _now(), json.dumps(asdict(result))))
+            db.executemany("INSERT INTO results (student, digest, graded_at, result) VALUES (?, ?, ?, ?) "
+                           "ON CONFLICT (student) DO UPDATE SET digest = excluded.digest, "
+                           "graded_at = excluded.graded_at, result = excluded.result",
+                           [(key(result), digest, now, json.dumps(asdict(result))) for result, digest in graded])
 
     def results(self, students: list[str]) -> list[SubmissionResult]:
         """The grader's own results of these students (`key`s), in this order (those never

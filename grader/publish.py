@@ -40,9 +40,8 @@ def record(book: Gradebook, results: list[SubmissionResult], paths: dict[str, Pa
            skipped: list[Skipped], pairs: list[Pair], roster: Path | None = None,
            assignment_id: str = "", missing: Missing = Missing.BLANK) -> None:
     """`paths`: each student's submission, whose bytes an override's staleness is judged by."""
-    for result in results:
-        path = paths.get(result.student)
-        book.store(result, content_digest(path) if path is not None else None)
+    book.store([(result, content_digest(paths[result.student]) if result.student in paths else None)
+                for result in results])
     book.put("rubric", str(rubric.path.resolve()))
     book.put("students", [key(result) for result in results])
     book.put("skipped", [[entry.path, entry.reason] for entry in skipped])

@@ -4,15 +4,13 @@ Fingerprinting is copydetect's (the winnowing of MOSS, with Python's tokens rena
 renaming variables hides nothing); this module only decides what counts as shared. In an
 assignment this small most students write the same five lines, so what every student shares
 is removed before comparing: the rubric's prompts, the instructor's template if given, and any
-fingerprint that a quarter of the class has. A pair is listed when what is left of each side
-is mostly the other's, with enough of it to mean something.
+fingerprint that a quarter of the class has. A pair is listed when what is left of one side is
+almost all found in the other (a copy with more added counts), with enough of it to mean something.
 """
 
 from __future__ import annotations
 
 import enum
-import io
-import logging
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -68,6 +66,12 @@ class Pair:
         return [piece for piece in pieces if piece[0]]
 
 
+def prepare() -> None:
+    """Import copydetect (with numpy and, through its package, matplotlib: half a second), so
+    that a batch can do it while its submissions run."""
+    import copydetect.utils  # noqa: F401
+
+
 def documents(result: SubmissionResult, material: Material) -> str:
     if material is Material.CODE:
         return "\n\n".join(q.code.strip() for q in result.questions if q.code.strip())
@@ -87,46 +91,77 @@ def find_pairs(results: list[SubmissionResult], shared_text: tuple[str, ...] = (
     return sorted(pairs, key=lambda pair: (-pair.similarity, pair.material.value, pair.first, pair.second))
 
 
+@dataclass
+class _Document:
+    """One student's text, fingerprinted once: copydetect's filtered form, its offsets back to
+    the raw text, and its fingerprints (hash -> positions in the filtered form)."""
+
+    raw: str
+    filtered: str
+    offsets: object  # numpy array of (filtered index, characters removed before it)
+    fingerprints: dict
+
+
+def _document(text: str, material: Material) -> _Document:
+    import numpy as np
+    from copydetect.utils import filter_code, get_document_fingerprints
+
+    if material is Material.CODE:
+        filtered, offsets = filter_code(text, "answer.py")
+    else:
+        text = filtered = _normal_text(text)
+        offsets = np.array([])
+    _, fingerprints = get_document_fingerprints(filtered, K, WINDOW)
+    return _Document(text, filtered, offsets, fingerprints)
+
+
 def _pairs(results: list[SubmissionResult], material: Material, shared_text: tuple[str, ...]) -> list[Pair]:
-    from copydetect import CodeFingerprint, compare_files  # numpy and pygments: imported when used
-
-    logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))  # copydetect warns per plain-text file
-
-    def fingerprint(text: str, boilerplate: list[int]) -> CodeFingerprint:
-        if material is Material.CODE:
-            return CodeFingerprint("answer.py", K, WINDOW, boilerplate, fp=io.StringIO(text))
-        return CodeFingerprint("answer.txt", K, WINDOW, boilerplate, filter=False, fp=io.StringIO(_normal_text(text)))
+    """copydetect's utilities do the work (tokens, k-gram hashes, overlaps, slices); its
+    detector module is not imported, since it loads matplotlib for its reports."""
+    from copydetect.utils import find_fingerprint_overlap, get_copied_slices, get_token_coverage
 
     texts = {r.student: documents(r, material) for r in results}
     texts = {student: text for student, text in texts.items() if text}
     if len(texts) < 2:
         return []
-    given = set()
-    for text in shared_text:
-        given |= set(fingerprint(text, []).hashes)
-    first = {student: fingerprint(text, []) for student, text in texts.items()}
-    counts = Counter(h for fp in first.values() for h in set(fp.hashes))
-    common = {h for h, n in counts.items() if n >= max(3, SHARED * len(texts))}
-    boilerplate = sorted(given | common)
-    prints = {student: fingerprint(text, boilerplate) for student, text in texts.items()}
+    seen: dict[str, _Document] = {}  # the same text twice is fingerprinted once
+    for text in texts.values():
+        if text not in seen:
+            seen[text] = _document(text, material)
+    docs = {student: seen[text] for student, text in texts.items()}
+    given = {h for text in shared_text for h in _document(text, material).fingerprints}
+    counts = Counter(h for doc in docs.values() for h in doc.fingerprints)
+    common = given | {h for h, n in counts.items() if n >= max(3, SHARED * len(docs))}
+    own = {student: {h: at for h, at in doc.fingerprints.items() if h not in common} for student, doc in docs.items()}
+    coverage = {student: get_token_coverage(own[student], K, len(docs[student].filtered)) for student in docs}
     found = []
-    students = sorted(prints)
+    students = sorted(docs)
     for i, a in enumerate(students):
         for b in students[i + 1:]:
-            ha, hb = set(prints[a].hashes), set(prints[b].hashes)
-            if not ha or not hb or len(ha & hb) < THRESHOLD * min(len(ha), len(hb)) * 0.8:
-                continue  # a cheap bound before copydetect's exact comparison
-            overlap, (sa, sb), (parts_a, parts_b) = compare_files(prints[a], prints[b])
-            share = float(max(sa, sb))  # one side found whole in the other: a copy with more added
+            ha, hb = set(own[a]), set(own[b])
+            shared = len(ha & hb)
+            if not shared or shared < THRESHOLD * min(len(ha), len(hb)) * 0.8:
+                continue  # a cheap bound before the exact overlap
+            at_a, at_b = find_fingerprint_overlap(ha, hb, own[a], own[b])
+            slices_a, slices_b = get_copied_slices(at_a, K), get_copied_slices(at_b, K)
+            overlap = int((slices_a[1] - slices_a[0]).sum())
+            share = max(overlap / coverage[a] if coverage[a] else 0.0,
+                        int((slices_b[1] - slices_b[0]).sum()) / coverage[b] if coverage[b] else 0.0)
             if share < THRESHOLD or overlap < MIN_MATCH:
-                continue
-            found.append(Pair(material, a, b, round(share, 3),
-                              prints[a].raw_code, prints[b].raw_code,
-                              _ranges(parts_a), _ranges(parts_b)))
+                continue  # one side found whole in the other counts: a copy with more added
+            found.append(Pair(material, a, b, round(min(share, 1.0), 3), docs[a].raw, docs[b].raw,
+                              _raw_ranges(slices_a, docs[a]), _raw_ranges(slices_b, docs[b])))
     return found
 
 
-def _ranges(slices) -> tuple[tuple[int, int], ...]:  # type: ignore[no-untyped-def]
+def _raw_ranges(slices, doc: _Document) -> tuple[tuple[int, int], ...]:  # type: ignore[no-untyped-def]
+    """Slices of the filtered form as character ranges of the raw text (copydetect's offsets)."""
+    import numpy as np
+
     if len(slices) == 0 or len(slices[0]) == 0:
         return ()
+    slices = np.array(slices, dtype=int)
+    if len(doc.offsets) > 0:
+        offsets = doc.offsets  # type: ignore[index]
+        slices = slices + offsets[:, 1][np.clip(np.searchsorted(offsets[:, 0], slices), 0, offsets.shape[0] - 1)]
     return tuple((int(start), int(end)) for start, end in zip(slices[0], slices[1]))
