@@ -117,7 +117,7 @@ def _document(text: str, material: Material) -> _Document:
 
 def _pairs(results: list[SubmissionResult], material: Material, shared_text: tuple[str, ...]) -> list[Pair]:
     """copydetect's utilities do the work (tokens, k-gram hashes, overlaps, slices); its
-    detector module is not imported, since it loads matplotlib for its reports."""
+    CodeFingerprint would tokenize each text once more to drop the shared fingerprints."""
     from copydetect.utils import find_fingerprint_overlap, get_copied_slices, get_token_coverage
 
     texts = {r.student: documents(r, material) for r in results}
