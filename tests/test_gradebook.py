@@ -192,3 +192,8 @@ def test_an_override_follows_the_canvas_user_not_a_name_another_file_can_take(tm
     rows = {Path(s["path"]).name: s for s in json.loads((out / "results.json").read_text())["submissions"]}
     assert rows["bob.ipynb"]["student"] == "bob" and rows["bob.ipynb"]["score"] == 96  # no override of its own
     assert rows["bob_1001_5001_hw.ipynb"]["score"] == 100  # the override stayed with Canvas user 1001
+
+
+def test_review_without_a_gradebook_is_one_clear_line(tmp_path, capsys):
+    assert main(["review", str(tmp_path / "nothing")]) == 2
+    assert "gradebook.sqlite: no gradebook; grade first" in capsys.readouterr().err
