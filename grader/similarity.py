@@ -139,9 +139,9 @@ def _pairs(results: list[SubmissionResult], material: Material, shared_text: tup
     for i, a in enumerate(students):
         for b in students[i + 1:]:
             ha, hb = set(own[a]), set(own[b])
-            shared = len(ha & hb)
-            if not shared or shared < THRESHOLD * min(len(ha), len(hb)) * 0.8:
-                continue  # a cheap bound before the exact overlap
+            shared = ha & hb
+            if not shared or max(_most(own[a], shared, coverage[a]), _most(own[b], shared, coverage[b])) < THRESHOLD:
+                continue  # even if every shared fingerprint's K characters were new, not enough
             at_a, at_b = find_fingerprint_overlap(ha, hb, own[a], own[b])
             slices_a, slices_b = get_copied_slices(at_a, K), get_copied_slices(at_b, K)
             overlap = int((slices_a[1] - slices_a[0]).sum())
@@ -152,6 +152,11 @@ def _pairs(results: list[SubmissionResult], material: Material, shared_text: tup
             found.append(Pair(material, a, b, round(min(share, 1.0), 3), docs[a].raw, docs[b].raw,
                               _raw_ranges(slices_a, docs[a]), _raw_ranges(slices_b, docs[b])))
     return found
+
+
+def _most(fingerprints: dict, shared: set, coverage: float) -> float:
+    """An upper bound of the share of a side that the shared fingerprints can cover."""
+    return sum(len(fingerprints[h]) for h in shared) * K / coverage if coverage else 0.0
 
 
 def _raw_ranges(slices, doc: _Document) -> tuple[tuple[int, int], ...]:  # type: ignore[no-untyped-def]

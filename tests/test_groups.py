@@ -94,3 +94,19 @@ def test_text_given_in_the_template_is_never_a_match():
     results = [_result("a", answer=f"{prompt} Mine."), _result("b", answer=f"{prompt} Each has an address space.")]
     assert find_pairs(results, shared_text=(prompt,)) == []
     assert find_pairs(results) != []  # two students alone: without the template, the prompt itself matches
+
+
+def test_the_cheap_bound_never_drops_a_pair_the_exact_comparison_would_list(monkeypatch):
+    import random
+
+    import grader.similarity as similarity
+
+    rng = random.Random(3)
+    lines = [f"    x{i} = work({i}) + {i * 7}\n" if i % 3 else f"    print('step', {i})\n" for i in range(40)]
+    programs = ["".join(rng.sample(lines, rng.randint(4, 12))) for _ in range(24)]
+    programs += [programs[0] + lines[0], programs[1][: len(programs[1]) // 2]]  # copies, one with more, one cut
+    results = [_result(f"s{i:02d}", code=_program("", body)) for i, body in enumerate(programs)]
+    monkeypatch.setattr(similarity, "THRESHOLD", 0.6)
+    pruned = similarity.find_pairs(results)
+    monkeypatch.setattr(similarity, "_most", lambda *_: 1.0)  # no pruning: every pair compared exactly
+    assert similarity.find_pairs(results) == pruned and pruned
