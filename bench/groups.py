@@ -48,7 +48,8 @@ def main() -> int:
     rubric = load_rubric(ROOT / "rubrics" / "multiprocessing.yaml")
     families = json.loads((class_dir / "families.json").read_text())
     modes = [("fallback", False)] + ([("model", True)] if model_available() else [])
-    print(f"{'question':8} {'how':8} {'answers':>7} {'groups':>6} {'mixed groups':>12} {'answers in them':>15} {'family splits':>13} {'seconds':>7}")
+    print(f"{'question':8} {'how':8} {'answers':>7} {'groups':>6} {'mixed groups':>12} {'answers in them':>15} "
+          f"{'2+ meanings':>11} {'groups per meaning':>18} {'seconds':>7}")
     for question in rubric.questions:
         code = any(c.kind != "concepts" for c in question.checks)
         for name, use_model in (modes if not code else [("observed", False)]):
@@ -57,15 +58,16 @@ def main() -> int:
             seconds = time.monotonic() - started
             scores = {r.student: q.score for r in results for q in r.questions if q.id == question.id}
             mixed = [g for g in groups if len({scores[s] for s in g.members}) > 1]
-            splits = ""
-            if not code:  # how many groups each family of paraphrases is spread over
+            splits, meanings = "", ""
+            if not code:  # how many groups each meaning is spread over, and groups holding two
                 spread = Counter()
-                for family in {tuple(families[s][question.id]) if isinstance(families[s][question.id], list) else families[s][question.id] for s in scores}:
+                for family in {families[s][question.id] for s in scores}:
                     members = {s for s in scores if families[s][question.id] == family}
                     spread[family] = sum(1 for g in groups if members & set(g.members))
                 splits = " ".join(f"{f}:{n}" for f, n in sorted(spread.items()))
+                meanings = str(sum(1 for g in groups if len({families[s][question.id] for s in g.members}) > 1))
             print(f"{question.id:8} {name:8} {len(scores):7} {len(groups):6} {len(mixed):12} "
-                  f"{sum(g.size for g in mixed):15} {splits:>13} {seconds:7.2f}")
+                  f"{sum(g.size for g in mixed):15} {meanings:>11} {splits:>18} {seconds:7.2f}")
     planted = {(p["material"], tuple(p["pair"])) for p in json.loads((class_dir / "planted.json").read_text())}
     pairs = [Pair.from_json(p) for p in book.get("pairs", [])]  # type: ignore[union-attr]
     listed = {(p.material.value, tuple(sorted((p.first, p.second)))) for p in pairs}

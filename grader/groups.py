@@ -23,9 +23,9 @@ from grader.scoring import QuestionResult, SubmissionResult
 
 # Cosine distances below which two answers are one group, chosen on a class of 64 (bench/groups.py);
 # the review page can ask for looser or tighter groups (`spread`, added to these).
-MODEL_THRESHOLD = 0.2
+MODEL_THRESHOLD = 0.15
 TFIDF_THRESHOLD = 0.55
-SPREADS = (-0.1, -0.05, 0.0, 0.05, 0.1)
+SPREADS = (-0.1, -0.05, 0.0, 0.05, 0.1, 0.15)
 
 
 class Basis(str, enum.Enum):
