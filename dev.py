@@ -52,6 +52,8 @@ def main() -> int:
         argv = [str(BIN / "python"), str(ROOT / "bench" / "run.py"), *rest]
     else:
         argv = [str(BIN / "grader"), *rest]
+        if os.name == "posix":  # become the grader: a signal (kill, Ctrl-C) reaches it, not only dev.py
+            os.execv(argv[0], argv)
     return subprocess.run(argv, cwd=ROOT if command != "grader" else None).returncode
 
 

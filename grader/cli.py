@@ -157,9 +157,17 @@ def _grade(args: argparse.Namespace, rubric: Rubric, limits: Limits) -> int:
     except OSError as exc:
         print(f"grader: error: {args.out}: cannot create the output directory: {exc.strerror}", file=sys.stderr)
         return 2
+    if args.canvas_assignment_id and not args.canvas_roster:
+        print("grader: error: --canvas-assignment-id needs --canvas-roster CSV", file=sys.stderr)
+        return 2
     try:
-        if args.canvas_roster:
-            canvas.read_roster(args.canvas_roster)  # unusable: say so before anything runs
+        if args.canvas_roster:  # unusable: say so before anything runs
+            roster = canvas.read_roster(args.canvas_roster)
+            columns = canvas.assignment_columns(list(roster[0]) if roster else [])
+            if args.canvas_assignment_id and columns and not any(f"({args.canvas_assignment_id})" in c for c in columns):
+                print(f"grader: warning: {terminal(str(args.canvas_roster))} has no column for assignment "
+                      f"{terminal(args.canvas_assignment_id)} (its assignments: {terminal(', '.join(columns))}); "
+                      "canvas.csv gets a new column", file=sys.stderr)
         shared = _shared_text(rubric, args.template)
         book = Gradebook(args.gradebook or args.out / "gradebook.sqlite")
     except (canvas.RosterError, SubmissionError, GradebookError) as exc:
@@ -192,9 +200,10 @@ def _grade(args: argparse.Namespace, rubric: Rubric, limits: Limits) -> int:
               file=sys.stderr)
     print(table.render(published.results, rubric))
     _print_skipped(discovery.skipped, sys.stdout)
+    written = "results.json, grades.csv, summary.html, feedback/, gradescope/, " + (
+        "canvas.csv, canvas-unmatched.txt, " if args.canvas_roster else "") + f"and the gradebook {book.path.name}"
     print(f"\n{outcome.graded} graded, {outcome.cached} from the cache (--force grades all again). "
-          f"Wrote {args.out}/: results.json, grades.csv, summary.html, feedback/; "
-          f"marks are changed with `grader review {args.out}`")
+          f"Wrote {args.out}/: {written}; marks are changed with `grader review {args.out}`")
     if outcome.interrupted:
         print(f"grader: interrupted: kept the {len(outcome.results)} finished of {len(submissions)} submissions; "
               "run the same command again to grade the rest", file=sys.stderr)

@@ -197,3 +197,18 @@ def test_an_override_follows_the_canvas_user_not_a_name_another_file_can_take(tm
 def test_review_without_a_gradebook_is_one_clear_line(tmp_path, capsys):
     assert main(["review", str(tmp_path / "nothing")]) == 2
     assert "gradebook.sqlite: no gradebook; grade first" in capsys.readouterr().err
+
+
+def test_the_assignment_id_picks_the_roster_column_or_says_it_adds_one(tmp_path, capsys):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("Student,ID,SIS User ID,Section,Homework 1 (11),Multiprocessing Assignment (123)\n"
+                      "Jane Smith,1001,S1,A,,\n")
+    out = tmp_path / "out"
+    model = str(EXAMPLES / "model_solution.ipynb")
+    _grade(model, "--out", str(out), "--canvas-roster", str(roster), "--canvas-assignment-id", "11")
+    assert _rows(out / "canvas.csv")[0][-1] == "Homework 1 (11)"  # the ID wins over the name
+    _grade(model, "--out", str(out), "--canvas-roster", str(roster), "--canvas-assignment-id", "999")
+    assert "has no column for assignment 999" in capsys.readouterr().err
+    assert _rows(out / "canvas.csv")[0][-1] == "Multiprocessing Assignment (999)"
+    assert main(["grade", model, "--out", str(out), "--canvas-assignment-id", "5"]) == 2
+    assert "--canvas-assignment-id needs --canvas-roster" in capsys.readouterr().err

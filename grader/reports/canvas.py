@@ -30,7 +30,9 @@ def read_roster(path: Path) -> list[dict[str, str]]:
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.DictReader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except OSError as exc:
+        raise RosterError(f"{path}: cannot read the roster: {exc.strerror}") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
         raise RosterError(f"{path}: cannot read the roster: {exc}") from None
     header = set(rows[0]) if rows else set()
     missing = [column for column in ("Student", "ID") if column not in header]
@@ -70,20 +72,23 @@ def match(results: list[SubmissionResult], roster: list[dict[str, str]]) -> tupl
 _ASSIGNMENT_COLUMN = re.compile(r"^(?P<name>.*\S)\s*\((?P<id>\d+)\)$")
 
 
+def assignment_columns(header: list[str]) -> list[str]:
+    """The roster's columns that are assignments (Canvas writes `Name (id)`)."""
+    return [c for c in header if _ASSIGNMENT_COLUMN.match(c.strip())]
+
+
 def assignment_column(header: list[str], assignment: str, assignment_id: str) -> str:
-    """The roster's own column for the assignment when its header names one (Canvas writes
-    `Name (id)`): the one with this ID, else this name, else the only one; otherwise a new
-    column `<assignment> (<id>)`."""
-    columns = [(c, m) for c in header if (m := _ASSIGNMENT_COLUMN.match(c.strip()))]
+    """The roster's own column for the assignment when its header names one: with an ID, the
+    column of that ID; without, the one named like the assignment, else the only one. Otherwise
+    a new column `<assignment> (<id>)`."""
+    columns = [(c, _ASSIGNMENT_COLUMN.match(c.strip())) for c in assignment_columns(header)]
+    if assignment_id:
+        return next((c for c, found in columns if found and found.group("id") == assignment_id),
+                    f"{assignment} ({assignment_id})")
     for column, found in columns:
-        if assignment_id and found.group("id") == assignment_id:
+        if found and _simple(found.group("name")) == _simple(assignment):
             return column
-    for column, found in columns:
-        if _simple(found.group("name")) == _simple(assignment):
-            return column
-    if len(columns) == 1 and not assignment_id:
-        return columns[0][0]
-    return f"{assignment} ({assignment_id})" if assignment_id else assignment
+    return columns[0][0] if len(columns) == 1 else assignment
 
 
 def write(results: list[SubmissionResult], roster: list[dict[str, str]], rubric: Rubric,

@@ -26,7 +26,7 @@ from pathlib import Path
 from flask import Flask, abort, redirect, render_template, request, send_file, url_for
 
 from grader import publish
-from grader.gradebook import Gradebook, key
+from grader.gradebook import Gradebook, key, whoami
 from grader.groups import SPREADS, Group, group_question
 from grader.reports.html import tree
 from grader.rubric import Rubric
@@ -75,6 +75,7 @@ def _show(text: object) -> str:
 
 def create_app(book: Gradebook, out: Path, token: str, use_model: bool = True) -> Flask:
     app = Flask(__name__)
+    author = whoami()  # the overrides are recorded as made by the user running the page
     app.config["MAX_CONTENT_LENGTH"] = 1 << 20
     app.jinja_env.autoescape = True  # every template, whatever its name: answers are student HTML
     app.jinja_env.filters["show"] = _show
@@ -139,6 +140,7 @@ def create_app(book: Gradebook, out: Path, token: str, use_model: bool = True) -
         at = SPREADS.index(spread)
         return render_template("question.html", asked=asked, groups=groups, answers=answers,
                                by_student=state.by_student, spread=spread, text=not state.asks_code(question),
+                               error=request.args.get("error", "")[:300],
                                tighter=SPREADS[at - 1] if at > 0 else None,
                                looser=SPREADS[at + 1] if at + 1 < len(SPREADS) else None)
 
@@ -154,13 +156,24 @@ def create_app(book: Gradebook, out: Path, token: str, use_model: bool = True) -
         check = request.form.get("check") or None
         if asked is None or not students or (check is not None and check not in {c.title for c in asked.checks}):
             abort(400)
+        anchor = re.sub(r"[^A-Za-z0-9_.-]", "", request.form.get("anchor", ""))[:200]
+        spread = request.form.get("spread", "0")
+
+        def back(error: str = ""):  # type: ignore[no-untyped-def]
+            """To the question again, at the answer or group, with what was wrong if anything."""
+            target = url_for("question_page", question=question, token=token, spread=spread,
+                             **({"error": error} if error else {}))
+            return redirect(target + (f"#{anchor}" if anchor else ""), code=303)
+
+        top = next((c.points for c in asked.checks if c.title == check), asked.points) if check else asked.points
         points_text = request.form.get("points", "").strip()
         try:
             points = float(points_text) if points_text else None
         except ValueError:
-            abort(400)
-        if points is not None and not math.isfinite(points):
-            abort(400)
+            return back(f"Nothing saved: points {points_text[:40]!r} is not a number.")
+        if points is not None and not (math.isfinite(points) and 0 <= points <= top):
+            what = f"check '{check}'" if check else question.upper()
+            return back(f"Nothing saved: points must be from 0 to {top:g} for {what}, not {points_text[:40]}.")
         comment = request.form.get("comment", "").strip()[:4000]
         reason = request.form.get("reason", "").strip()[:4000]
         graded = [r for r in students if r.status == "graded"]  # an ungraded hand-in has no marks to change
@@ -171,12 +184,9 @@ def create_app(book: Gradebook, out: Path, token: str, use_model: bool = True) -
                 if request.form.get("clear"):
                     book.clear_override(key(result), question, check)
                 elif points is not None or comment or reason:
-                    book.set_override(key(result), question, check, points, comment, "review page", reason)
+                    book.set_override(key(result), question, check, points, comment, author, reason)
             state.refresh(frozenset(r.student for r in graded))
-        anchor = re.sub(r"[^A-Za-z0-9_.-]", "", request.form.get("anchor", ""))[:200]
-        spread = request.form.get("spread", "0")
-        return redirect(url_for("question_page", question=question, token=token, spread=spread)
-                        + (f"#{anchor}" if anchor else ""), code=303)
+        return back()
 
     return app
 
