@@ -824,14 +824,17 @@ def _runnable_script(submission: Submission, runnable: list[str | None]) -> str:
 
 
 def _cell_names(submission: Submission) -> list[str]:
-    """Each cell as the student sees it: "code cell 3" counts only code cells; a script's line."""
+    """Each cell as the student sees it: "code cell 3 (`def worker():`)" counts only code
+    cells and quotes the cell's first line, so it can be found; a script's line."""
     if submission.kind == "script":
         return [f"line {cell.line}" for cell in submission.cells]
     counts: dict[str, int] = {}
     names = []
     for cell in submission.cells:
         counts[cell.kind] = counts.get(cell.kind, 0) + 1
-        names.append(f"{cell.kind} cell {counts[cell.kind]}")
+        first = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
+        shown = first if len(first) <= 40 else first[:37] + "..."
+        names.append(f"{cell.kind} cell {counts[cell.kind]}" + (f" (`{shown}`)" if shown else ""))
     return names
 
 

@@ -59,8 +59,32 @@ class Check:
     def title(self) -> str:
         return self.name or self.kind.replace("_", " ")
 
+    @property
+    def reads_text(self) -> bool:
+        """It judges the text answer, not code: a question with only such checks asks for text."""
+        return False
+
     def evaluate(self, evidence: QuestionEvidence) -> Outcome:
         raise NotImplementedError
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class Withheld(Check):
+    """A hidden check as a student's kit has it (`grader assign`): its name, points and
+    messages, and none of its parameters, so there is nothing to game. It is not evaluated
+    here: the instructor's batch grades it."""
+
+    kind: ClassVar[str] = "withheld"
+    hidden: bool = True
+    text: bool = False  # the check it stands for reads the text answer
+
+    @property
+    def reads_text(self) -> bool:
+        return self.text
+
+    def evaluate(self, evidence: QuestionEvidence) -> Outcome:
+        return Outcome(0.0, "")
 
 
 # --- text -----------------------------------------------------------------------------------
@@ -84,6 +108,10 @@ class Concepts(Check):
     min_words: int = 5
     full_words: int = 0  # an answer shorter than this (a sentence or two) earns at most half
     prose: bool = True  # the answer's words count only as far as it reads as sentences
+
+    @property
+    def reads_text(self) -> bool:
+        return True
 
     def __post_init__(self) -> None:
         if not self.groups or not all(self.groups):
@@ -791,8 +819,36 @@ class RanCleanly(Check):
                     how = f"was killed by signal {_signal_name(-child.exit_code)}"
                 else:
                     how = f"exited with code {child.exit_code}"
-                return Outcome(0.0, f"child process {_named(child)} {how}")
+                return Outcome(0.0, f"child process {_named(child)} {how}{child_failure(child)}")
         return Outcome(1.0, "ran without errors; every child process exited with code 0")
+
+
+_FRAME = re.compile(r'^  File "(?P<file>[^"]*)", line (?P<line>\d+), in (?P<function>.*)$')
+_LIBRARY = ("/multiprocessing/", "/concurrent/", "/site-packages/", "/lib/python", "_grader_")
+
+
+def child_failure(child: Process) -> str:
+    """What a child printed as it failed, as Jupyter would show it: the exception, and the
+    last line of the student's own code it went through; with a spawned child that could
+    not find a notebook's function, why."""
+    text = child.stderr[-20_000:]
+    start = text.rfind("Traceback (most recent call last):")
+    if start < 0:
+        return ""
+    rows = text[start:].splitlines()
+    exception = next((row for row in reversed(rows) if row and not row.startswith(" ")), "")
+    own = None
+    for index, row in enumerate(rows):
+        frame = _FRAME.match(row)
+        if frame and not any(part in frame.group("file") for part in _LIBRARY):
+            code = rows[index + 1].strip() if index + 1 < len(rows) and rows[index + 1].startswith("    ") else ""
+            own = f"line {frame.group('line')} in {frame.group('function')}" + (f": `{code}`" if code else "")
+    said = f": {clip(exception, 300)}" + (f" (at {clip(own, 200)})" if own else "")
+    if "Can't get attribute" in exception and "__main__" in exception:
+        said += (". A process started with spawn or forkserver imports the main module again, and a function"
+                 " defined in a notebook cell is not in it: put the function in a .py file and import it,"
+                 " or use the default start method (fork)")
+    return said
 
 
 def _signal_name(number: int) -> str:

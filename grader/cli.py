@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "review":
         return _review(args)
+    if args.command == "assign":
+        return _assign(args)
     try:
         rubric = load_rubric(args.rubric)
     except RubricError as exc:
@@ -100,6 +102,11 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="self-check one submission; exit 0 only with full marks")
     check.add_argument("file", type=Path, metavar="FILE", help="a notebook, a script, or a directory holding one")
     commands.add_parser("doctor", help="say which protections against student code work on this machine")
+    assign = commands.add_parser("assign", help="build the kit students check their work with (no hidden details)")
+    assign.add_argument("kit_rubric", type=Path, nargs="?", default=DEFAULT_RUBRIC, metavar="RUBRIC",
+                        help="the instructor's rubric (default: the shipped one)")
+    assign.add_argument("--out", type=Path, default=Path("student-kit"), help="where to write it (default: student-kit)")
+    assign.add_argument("--no-template", action="store_true", help="no notebook template with the question headers")
     defaults = Limits()
     for sub in (grade, check, gradescope):
         sub.add_argument("--rubric", type=Path, default=DEFAULT_RUBRIC, help="YAML rubric (default: the shipped one)")
@@ -220,6 +227,22 @@ def _shared_text(rubric: Rubric, template: Path | None) -> tuple[str, ...]:
     return tuple(given)
 
 
+def _assign(args: argparse.Namespace) -> int:
+    from grader import kit
+
+    try:
+        rubric = load_rubric(args.kit_rubric)
+        written = kit.build(rubric, args.out, template=not args.no_template)
+    except RubricError as exc:
+        print(f"grader: error: {terminal(str(exc))}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"grader: error: {args.out}: cannot write the kit: {exc.strerror}", file=sys.stderr)
+        return 2
+    print(f"Wrote the student kit: {', '.join(str(p) for p in written)}")
+    return 0
+
+
 def _review(args: argparse.Namespace) -> int:
     path = args.gradebook or args.out / "gradebook.sqlite"
     if not path.is_file():
@@ -268,7 +291,7 @@ def _check(args: argparse.Namespace, rubric: Rubric, limits: Limits) -> int:
         return 130
     [result] = outcome.results
     print(terminal(feedback_md.render(result, rubric.assignment), lines=True))
-    full = result.status == "graded" and result.score >= result.max_score
+    full = result.status == "graded" and result.score >= result.max_score - feedback_md.withheld_points(result)
     return 0 if full else 1
 
 

@@ -210,9 +210,11 @@ def covered_paths(private: tuple[Path, ...]) -> list[Path]:
 
 
 def kept_paths() -> list[Path]:
-    """What a run needs inside what is covered: the interpreter, its packages, the probe."""
+    """What a run needs inside what is covered: the interpreter, its packages (wherever a path
+    file put them), the probe."""
     paths = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).parent, PROBE_DIR,
-             *(Path(p) for p in site.getsitepackages()), Path(site.getusersitepackages())]
+             *(Path(p) for p in site.getsitepackages()), Path(site.getusersitepackages()),
+             *(Path(p) for p in sys.path if p.endswith(("site-packages", "dist-packages")))]
     kept: list[Path] = []
     for path in paths:
         for form in (path.absolute(), path.resolve()):

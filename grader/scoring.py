@@ -35,6 +35,7 @@ class CheckResult:
     feedback: str  # the rubric's message for pass or fail
     detail: str  # what was observed
     hidden: bool
+    withheld: bool = False  # a hidden check of a student's kit: graded by the instructor, not here
 
     @property
     def shown_detail(self) -> str:
@@ -151,7 +152,7 @@ def asked(rubric: Rubric) -> tuple[Asked, ...]:
     """What attribution must know of the rubric: each question's prompt, and whether it
     asks for code (any check beyond reading the text answer)."""
     return tuple(
-        Asked(q.id, q.prompt, any(c.kind != "concepts" for c in q.checks),
+        Asked(q.id, q.prompt, any(not c.reads_text for c in q.checks),
               tuple(name for c in q.checks for name in getattr(c, "calls", ())))
         for q in rubric.questions
     )
@@ -259,9 +260,9 @@ def _run_check(check: Check, view: QuestionEvidence) -> CheckResult:
     return CheckResult(
         name=check.title, kind=check.kind, passed=passed,
         score=round(check.points * outcome.fraction, 2), max_score=check.points,
-        feedback=check.on_pass if passed else check.on_fail,
+        feedback=check.on_pass if passed or check.kind == "withheld" else check.on_fail,
         detail=clip(outcome.detail, _DETAIL_CHARS),  # whatever a check quotes of the student's
-        hidden=check.hidden,
+        hidden=check.hidden, withheld=check.kind == "withheld",
     )
 
 

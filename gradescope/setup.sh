@@ -3,4 +3,6 @@
 set -euo pipefail
 cd /autograder/source
 python3 -m venv .venv
-.venv/bin/pip install --quiet .
+# a wheel uploaded beside these files (pip wheel . --no-deps), else the source itself
+wheel=$(ls grader-*.whl 2>/dev/null | head -n 1 || true)
+.venv/bin/pip install --quiet "${wheel:-.}"

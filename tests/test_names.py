@@ -307,7 +307,8 @@ def test_wheel_ships_the_rubric_the_probe_and_every_module(tmp_path):
 
 
 def run_autograder(tmp_path: Path, grader_script: str | None, submission_text: str = "{not json",
-                   args: tuple[str, ...] = ()) -> tuple[subprocess.CompletedProcess, Path]:
+                   args: tuple[str, ...] = (), path: str = "/usr/bin:/bin") -> tuple[subprocess.CompletedProcess, Path]:
+    """`path`: the PATH run_autograder sees (by default, one without a grader)."""
     source, submission, results = tmp_path / "source", tmp_path / "submission", tmp_path / "results"
     (source / ".venv" / "bin").mkdir(parents=True)
     submission.mkdir()
@@ -319,7 +320,7 @@ def run_autograder(tmp_path: Path, grader_script: str | None, submission_text: s
     results.mkdir()
     (results / "results.json").write_text('{"score": 100, "stale": true}')  # an earlier run's
     environment = {**os.environ, "GRADER_SOURCE_DIR": str(source), "GRADER_SUBMISSION_DIR": str(submission),
-                   "GRADER_RESULTS_DIR": str(results)}
+                   "GRADER_RESULTS_DIR": str(results), "PATH": path}
     ran = subprocess.run(["bash", str(ROOT / "gradescope" / "run_autograder"), *args], capture_output=True,
                          text=True, env=environment, timeout=300)
     return ran, results / "results.json"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from grader.attribution import attribute
-from grader.checks import CHECK_KINDS, Code, Concepts, Processes, RanCleanly, RealPids, SeparateWriters, Value
+from grader.checks import CHECK_KINDS, Code, Concepts, Processes, RanCleanly, RealPids, SeparateWriters, Value, Withheld
 from grader.evidence import Process, QuestionEvidence, Task, UnitOutcome, Write
 from grader.rubric import load_rubric
 from grader.scoring import asked
@@ -124,6 +124,7 @@ def checks() -> list:
         SeparateWriters(points=1, count=1),
         RanCleanly(points=1),
         Concepts(points=1, groups=[["process"], ["re:\\bGIL\\b"]], full_words=30),
+        Withheld(points=1, text=True),
     ]
     assert {type(check) for check in found} == set(CHECK_KINDS.values())  # a new kind gets fuzzed too
     return found

@@ -37,7 +37,7 @@ def test_shipped_rubric_loads_with_six_questions():
 
 def test_every_check_kind_is_registered():
     assert set(CHECK_KINDS) == {"concepts", "processes", "real_pids", "separate_writers", "value",
-                                "ran_cleanly", "code"}
+                                "ran_cleanly", "code", "withheld"}
 
 
 @pytest.mark.parametrize(

@@ -162,6 +162,12 @@ def _build_dev(spec: dict) -> str:
     for index, name in enumerate(("stdin", "stdout", "stderr")):
         os.symlink(f"/proc/self/fd/{index}", os.path.join(staging, name))
     os.symlink("/proc/self/fd", os.path.join(staging, "fd"))
+    os.mkdir(os.path.join(staging, "pts"))
+    try:  # terminals of the run's own (`!cmd` in a kernel, pexpect): a new devpts instance
+        _mount("devpts", os.path.join(staging, "pts"), "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620")
+        os.symlink("pts/ptmx", os.path.join(staging, "ptmx"))
+    except OSError:
+        pass  # without it a run has no terminal, as before: the shell engine needs none
     os.mkdir(os.path.join(staging, "shm"))
     _mount("tmpfs", os.path.join(staging, "shm"), "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec['shm_bytes']}")
     os.mkdir(os.path.join(staging, ".stage"), 0o700)

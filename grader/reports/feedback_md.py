@@ -19,7 +19,12 @@ def render(result: SubmissionResult, assignment: str) -> str:
         lines += [f"**Could not be graded:** {result.error}", "",
                   f"Score: {result.score:g} / {result.max_score:g}", ""]
         return "\n".join(lines)
-    lines += [f"**Score: {result.score:g} / {result.max_score:g}**", ""]
+    later = withheld_points(result)
+    if later:
+        lines += [f"**Score: {result.score:g} / {result.max_score - later:g} on the checks run here**; "
+                  f"{later:g} more points are in hidden checks your instructor grades after you hand in.", ""]
+    else:
+        lines += [f"**Score: {result.score:g} / {result.max_score:g}**", ""]
     if result.penalty:
         lines += [f"Handed in late: {result.penalty:g} points taken off by the late policy.", ""]
     elif result.late:
@@ -36,6 +41,10 @@ def render(result: SubmissionResult, assignment: str) -> str:
         if question.notes:
             lines.append("")
         for check in question.checks:
+            if check.withheld:
+                lines.append(f"- [LATER] {check.name} ({check.max_score:g} points, a hidden check your instructor"
+                             f" grades){': ' + check.feedback if check.feedback else ''}")
+                continue
             mark = "PASS" if check.passed else ("PART" if check.score > 0 else "FAIL")
             line = f"- [{mark}] {check.name} ({check.score:g}/{check.max_score:g})"
             if check.hidden:
@@ -52,6 +61,11 @@ def render(result: SubmissionResult, assignment: str) -> str:
             fence = "`" * max(3, max(map(len, re.findall("`+", question.code)), default=0) + 1)
             lines += ["The code credited to this question:", "", f"{fence}python", question.code, fence, ""]
     return "\n".join(lines)
+
+
+def withheld_points(result: SubmissionResult) -> float:
+    """Points of a student kit's hidden checks, which only the instructor's batch grades."""
+    return sum(c.max_score for q in result.questions for c in q.checks if c.withheld)
 
 
 def _override_line(override: Override, auto_score: float | None) -> str:

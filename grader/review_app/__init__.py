@@ -59,7 +59,7 @@ class Review:
         self.own = self.book.results([key(r) for r in self.results])  # before overrides: what groups are made of
 
     def asks_code(self, question: str) -> bool:
-        return any(c.kind != "concepts" for q in self.rubric.questions if q.id == question for c in q.checks)
+        return any(not c.reads_text for q in self.rubric.questions if q.id == question for c in q.checks)
 
     def groups(self, question: str, spread: float) -> list[Group]:
         if (question, spread) not in self._groups:
