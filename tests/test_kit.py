@@ -88,6 +88,27 @@ def test_the_kit_keeps_hidden_checks_names_and_points_and_nothing_else(kit):
     assert [c.metadata.get("tags") for c in template.cells[1:3]] == [["q1"], ["q1"]]
 
 
+def test_answers_in_the_template_are_found_by_their_tags_wherever_they_are(rubric, tmp_path):
+    from grader.attribution import Found
+
+    out = tmp_path / "kit"
+    assert main(["assign", "--out", str(out)]) == 0  # the shipped rubric
+    template = nbformat.read(out / "template.ipynb", as_version=4)
+    model = nbformat.read(EXAMPLES / "model_solution.ipynb", as_version=4)
+    code = [c.source for c in model.cells if c.cell_type == "code"]
+    for cell in template.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("## "):
+            cell.source = "Next answer:"  # the student deleted every header: the tags still tell
+        elif cell.cell_type == "code" and cell.metadata.get("tags", [""])[0] in ("q3", "q5", "q6"):
+            cell.source = code[("q3", "q5", "q6").index(cell.metadata["tags"][0])]
+        elif cell.cell_type == "markdown" and cell.source == "Your answer here.":
+            cell.source = "Processes run in parallel on several CPU cores, each with its own memory and interpreter."
+    nbformat.write(template, tmp_path / "hw.ipynb")
+    result = grade_path(tmp_path / "hw.ipynb", rubric)
+    assert {q.id: q.found for q in result.questions} == {f"q{n}": Found.METADATA for n in range(1, 7)}
+    assert all(q.score == q.max_score for q in result.questions if q.id in ("q3", "q5", "q6"))
+
+
 def test_the_students_check_gives_the_instructors_points_on_every_public_check(kit, tmp_path, capsys):
     rubric, out = kit
     notebook = EXAMPLES / "squares_in_parent.ipynb"  # not full marks everywhere: the points must agree, not just be full

@@ -281,7 +281,7 @@ def test_wheel_ships_the_rubric_the_probe_and_every_module(tmp_path):
         names = set(archive.namelist())
         assert archive.read("grader/rubrics/multiprocessing.yaml") == (ROOT / "rubrics" / "multiprocessing.yaml").read_bytes()
     source = {path.relative_to(ROOT).as_posix() for path in (ROOT / "grader").rglob("*")
-              if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".j2", ".css")}
+              if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".j2", ".css", ".html", ".js")}
     assert source <= names, sorted(source - names)  # a new subpackage must be listed in pyproject.toml
     assert {"grader/probe/sitecustomize.py", "grader/reports/templates/feedback.html.j2"} <= names
 
