@@ -22,12 +22,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.make_class import make  # noqa: E402
-from grader.gradebook import Gradebook  # noqa: E402
-from grader.groups import group_question, model_available  # noqa: E402
-from grader.publish import publish  # noqa: E402
-from grader.rubric import load_rubric  # noqa: E402
-from grader.similarity import Pair  # noqa: E402
+from bench.make_class import make
+from grader.gradebook import Gradebook
+from grader.groups import group_question, model_available
+from grader.publish import publish
+from grader.rubric import load_rubric
+from grader.similarity import Pair
 
 
 def main() -> int:

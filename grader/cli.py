@@ -99,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     gradescope.add_argument("--results", type=Path, default=RESULTS_DIR / "results.json",
                             help=f"where to write (default: {RESULTS_DIR / 'results.json'}; "
                                  "the directory from $GRADER_RESULTS_DIR if set)")
-    check = commands.add_parser("check", help="self-check one submission; exit 0 only with full marks")
+    check = commands.add_parser("check", help="self-check one submission; exit 0 when every check it can run passed")
     check.add_argument("file", type=Path, metavar="FILE", help="a notebook, a script, or a directory holding one")
     commands.add_parser("doctor", help="say which protections against student code work on this machine")
     assign = commands.add_parser("assign", help="build the kit students check their work with (no hidden details)")

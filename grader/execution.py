@@ -15,7 +15,7 @@ import os
 import shutil
 import site
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import grader
@@ -75,7 +75,20 @@ def script_units(submission: Submission, attribution: Attribution) -> list[Unit]
                 units.append(_statement_unit(inner, region_of, functions, indented=True))
         elif not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):
             units.append(_statement_unit(node, region_of, functions, indented=False))
-    return units
+    return _one_per_line(units)
+
+
+def _one_per_line(units: list[Unit]) -> list[Unit]:
+    """Statements that share a line (`p.start(); p.join()`) are one unit: a unit runs whole
+    lines, and two units of one line would run it twice."""
+    merged: list[Unit] = []
+    for unit in units:
+        last = merged[-1] if merged else None
+        if last is not None and last.indented == unit.indented and unit.start <= last.end:
+            merged[-1] = replace(last, end=max(last.end, unit.end), definition=last.definition and unit.definition)
+        else:
+            merged.append(unit)
+    return merged
 
 
 def _statement_unit(node: ast.stmt, region_of, functions: dict, indented: bool) -> Unit:
@@ -107,7 +120,7 @@ def _units_by_cell(submission: Submission, attribution: Attribution, region_of) 
             start = cell.line + node.lineno - 1
             units.append(Unit(region_of(start), f"line {start}", start=start,
                               end=cell.line + (node.end_lineno or node.lineno) - 1))
-    return units
+    return _one_per_line(units)
 
 
 def probe_environment(sandbox: RunSandbox) -> dict[str, str]:

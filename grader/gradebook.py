@@ -22,6 +22,7 @@ from contextlib import closing
 from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from grader.scoring import CheckResult, Override, QuestionResult, SubmissionResult
 from grader.submission import canvas_identity
@@ -150,7 +151,8 @@ class Gradebook:
         with closing(self._connect()) as db, db:
             db.execute("INSERT OR REPLACE INTO batch (key, value) VALUES (?, ?)", (key, json.dumps(value)))
 
-    def get(self, key: str, default: object = None) -> object:
+    def get(self, key: str, default: Any = None) -> Any:
+        """A value `put` for the batch (JSON: what `publish.record` wrote), or `default`."""
         with closing(self._connect()) as db:
             row = db.execute("SELECT value FROM batch WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else default

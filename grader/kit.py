@@ -39,14 +39,14 @@ def student_rubric(rubric: Rubric) -> dict:
 
 def _check(check: Check) -> dict:
     if check.hidden:
-        kept = {"kind": "withheld", "name": check.title, "points": check.points}
+        kept: dict[str, object] = {"kind": "withheld", "name": check.title, "points": check.points}
         kept.update({"text": True} if check.reads_text else {})
         kept.update({"pass": check.on_pass} if check.on_pass else {})
         kept.update({"fail": check.on_fail} if check.on_fail else {})
         return kept
     fields = {f.name: getattr(check, f.name) for f in dataclasses.fields(check) if f.init}
     defaults = {f.name: f.default for f in dataclasses.fields(check) if f.default is not dataclasses.MISSING}
-    entry = {"kind": check.kind}
+    entry: dict[str, object] = {"kind": check.kind}
     for name, value in fields.items():
         if name in defaults and value == defaults[name] and name != "points":
             continue  # the kit stays as short as the instructor's rubric
@@ -96,7 +96,7 @@ def _readme(rubric: Rubric, template: bool) -> str:
         "",
         "## Install",
         "",
-        "    python3 -m pip install grader-*.whl      # the file your instructor gave you",
+        "    python3 -m pip install grader-*.whl      # the wheel your instructor hands out with this kit",
         "",
         "(In a virtual environment: `python3 -m venv .venv && .venv/bin/pip install grader-*.whl`,",
         "then `.venv/bin/grader` below.)",
@@ -107,19 +107,26 @@ def _readme(rubric: Rubric, template: bool) -> str:
         "",
         f"    grader check my_assignment.ipynb --rubric {RUBRIC_NAME}",
         "",
-        "or in a cell of your notebook (save the notebook first: the saved file is checked):",
+        "or in a cell of your notebook. It checks the notebook as saved on disk, not what is in the",
+        "notebook's memory: save it first.",
         "",
         "    import grader",
         "    grader.check()          # every question",
         "    grader.check(\"q5\")      # one question",
         "",
-        "It prints, per question, your points, what passed and what failed and why.",
+        "It prints, per question, your points, what passed and what failed and why. A script (.py)",
+        "works too: put a comment header before each answer (`# Q1.`, `# Q2.`, ...), and write the",
+        "text answers as comments or strings under their header.",
+        "",
+        "\"Marks that rest on a guess\" means the grader was not sure which answer belongs to which",
+        "question: a clear header per answer (`## Q3.` in a markdown cell) removes the guess.",
+        "`grader check` exits with 0 when every check it can run passed.",
         "",
         f"The assignment has {points} points.",
     ]
     if hidden:
-        lines += [f"{hidden:g} of them are in hidden checks: you see their names and points, and "
-                  "your instructor grades them after you hand in."]
+        lines += [(f"{hidden:g} of them are in hidden checks: you see their names and points, and "
+                  "your instructor grades them after you hand in.")]
     if template:
         lines += ["", "`template.ipynb` has a header for each question: write each answer under its",
                   "own header (and keep the headers), so that every answer is found."]

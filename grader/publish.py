@@ -58,9 +58,9 @@ def publish(book: Gradebook, out: Path, changed: frozenset[str] | None = None) -
     rubric = load_rubric(Path(str(book.get("rubric"))))
     overrides = book.overrides()
     results = [finalize(result, overrides.get(key(result), []), rubric.late_penalty)
-               for result in book.results(list(book.get("students", [])))]  # type: ignore[arg-type]
-    skipped = [Skipped(path, reason) for path, reason in book.get("skipped", [])]  # type: ignore[union-attr]
-    pairs = [Pair.from_json(pair) for pair in book.get("pairs", [])]  # type: ignore[union-attr]
+               for result in book.results(list(book.get("students", [])))]
+    skipped = [Skipped(path, reason) for path, reason in book.get("skipped", [])]
+    pairs = [Pair.from_json(pair) for pair in book.get("pairs", [])]
     roster_path = book.get("roster")
     unmatched: list[SubmissionResult] = []
     absent: list[dict[str, str]] = []

@@ -51,29 +51,45 @@ def check(question: str | None = None, path: str | os.PathLike | None = None,
           rubric: str | os.PathLike | None = None) -> Feedback | None:
     """Grade `path` (default: this notebook, or the script running) and show the feedback;
     `question` ("q5"): show that question only. Returns the feedback, except in a notebook,
-    where it is displayed under the cell (returned, the cell would show it twice)."""
+    where it is displayed under the cell (returned, the cell would show it twice). What
+    stops it (no notebook, no such question, a broken rubric) is one line on stderr."""
+    try:
+        return _check(question, path, rubric)
+    except SelfCheckError as exc:  # one line, not a traceback into the grader
+        print(f"grader.check: {exc}", file=sys.stderr)
+        return None
+
+
+def _check(question: str | None, path: str | os.PathLike | None, rubric: str | os.PathLike | None) -> Feedback | None:
     from grader.batch import Batch, grade_all
     from grader.cli import DEFAULT_RUBRIC
-    from grader.rubric import load_rubric
+    from grader.rubric import RubricError, load_rubric
     from grader.sandbox import Limits
 
     target = Path(path) if path is not None else _this_file()
     if not target.exists():
         raise SelfCheckError(f"{target}: no such file; save your notebook, or give its path: grader.check(path=...)")
-    rubric_path = Path(rubric or os.environ.get("GRADER_RUBRIC") or "")
-    if not rubric:
-        beside = target.parent / RUBRIC_NAME
-        rubric_path = beside if beside.is_file() else (rubric_path if rubric_path.name else DEFAULT_RUBRIC)
-    loaded = load_rubric(rubric_path)
-    limits = replace(Limits(), **loaded.limits)
+    beside = target.parent / RUBRIC_NAME  # the kit's, from `grader assign`
+    if rubric:
+        rubric_path = Path(rubric)
+    elif beside.is_file():
+        rubric_path = beside
+    else:
+        rubric_path = Path(os.environ.get("GRADER_RUBRIC") or DEFAULT_RUBRIC)
+    try:
+        loaded = load_rubric(rubric_path)
+    except RubricError as exc:
+        raise SelfCheckError(str(exc)) from None
+    wanted = question.strip().lower() if question is not None else None
+    if wanted is not None and wanted not in {q.id for q in loaded.questions}:
+        raise SelfCheckError(f"no question {question!r} in {rubric_path.name} "
+                             f"(its questions: {', '.join(q.id for q in loaded.questions)})")
+    limits = replace(Limits(), **loaded.limits)  # type: ignore[arg-type]  # Rubric.limits: issue 11 types it
     outcome = grade_all([(target.stem, target)], Batch(loaded, limits))
     [result] = outcome.results
-    if question is not None:
-        wanted = question.strip().lower()
-        if wanted not in {q.id for q in loaded.questions}:
-            raise SelfCheckError(f"no question {question!r} in {rubric_path.name} "
-                                 f"(its questions: {', '.join(q.id for q in loaded.questions)})")
+    if wanted is not None:
         result = replace(result, questions=tuple(q for q in result.questions if q.id == wanted),
+                         review=tuple(f for f in result.review if f.question in (None, wanted)),
                          score=sum(q.score for q in result.questions if q.id == wanted),
                          max_score=sum(q.max_score for q in result.questions if q.id == wanted))
     feedback = Feedback(result, loaded.assignment)

@@ -14,6 +14,7 @@ import enum
 import re
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from grader.scoring import SubmissionResult
 
@@ -46,7 +47,7 @@ class Pair:
                 "first_parts": [list(p) for p in self.first_parts], "second_parts": [list(p) for p in self.second_parts]}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Pair":
+    def from_json(cls, data: dict) -> Pair:
         return cls(Material(data["material"]), data["first"], data["second"], data["similarity"],
                    data["first_text"], data["second_text"], tuple(tuple(p) for p in data["first_parts"]),  # type: ignore[misc]
                    tuple(tuple(p) for p in data["second_parts"]))  # type: ignore[misc]
@@ -98,7 +99,7 @@ class _Document:
 
     raw: str
     filtered: str
-    offsets: object  # numpy array of (filtered index, characters removed before it)
+    offsets: Any  # a numpy array of (filtered index, characters removed before it)
     fingerprints: dict
 
 
@@ -118,7 +119,11 @@ def _document(text: str, material: Material) -> _Document:
 def _pairs(results: list[SubmissionResult], material: Material, shared_text: tuple[str, ...]) -> list[Pair]:
     """copydetect's utilities do the work (tokens, k-gram hashes, overlaps, slices); its
     CodeFingerprint would tokenize each text once more to drop the shared fingerprints."""
-    from copydetect.utils import find_fingerprint_overlap, get_copied_slices, get_token_coverage
+    from copydetect.utils import (
+        find_fingerprint_overlap,
+        get_copied_slices,
+        get_token_coverage,
+    )
 
     texts = {r.student: documents(r, material) for r in results}
     texts = {student: text for student, text in texts.items() if text}
@@ -167,6 +172,6 @@ def _raw_ranges(slices, doc: _Document) -> tuple[tuple[int, int], ...]:  # type:
         return ()
     slices = np.array(slices, dtype=int)
     if len(doc.offsets) > 0:
-        offsets = doc.offsets  # type: ignore[index]
+        offsets = doc.offsets
         slices = slices + offsets[:, 1][np.clip(np.searchsorted(offsets[:, 0], slices), 0, offsets.shape[0] - 1)]
     return tuple((int(start), int(end)) for start, end in zip(slices[0], slices[1]))

@@ -110,6 +110,6 @@ def test_review_flags_and_what_was_read_reach_every_report(tmp_path):
     summary = (out / "summary.html").read_text()
     assert "To review" in summary and "renumbered" in summary.split("To review", 1)[1]
     page = (out / "feedback" / f"{report_name('renumbered')}.html").read_text()
-    assert "For the instructor to review" in page and "found by shape" in page
+    assert "Marks that rest on a guess" in page and "found by shape" in page
     markdown = (out / "feedback" / f"{report_name('model_solution')}.md").read_text()
     assert "What was read as your answer:" in markdown and "The code credited to this question:" in markdown

@@ -99,7 +99,7 @@ def test_text_given_in_the_template_is_never_a_match():
 def test_the_cheap_bound_never_drops_a_pair_the_exact_comparison_would_list(monkeypatch):
     import random
 
-    import grader.similarity as similarity
+    from grader import similarity
 
     rng = random.Random(3)
     lines = [f"    x{i} = work({i}) + {i * 7}\n" if i % 3 else f"    print('step', {i})\n" for i in range(40)]

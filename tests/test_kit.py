@@ -159,10 +159,10 @@ def test_from_a_wheel_in_a_fresh_venv_the_kit_checks_from_the_shell_and_inside_a
     notebook.cells.append(nbformat.v4.new_code_cell("import grader\ngrader.check()"))
     nbformat.write(notebook, home / "hw.ipynb")
 
-    shell = subprocess.run(["grader", "check", "hw.ipynb", "--rubric", RUBRIC_NAME], cwd=home, env=environment,
+    shell = subprocess.run(["grader", "check", "hw.ipynb", "--rubric", RUBRIC_NAME], cwd=home, env=environment, check=False,
                            capture_output=True, text=True, timeout=120)
     assert "9 more points are in hidden checks" in shell.stdout, shell.stdout[-2000:] + shell.stderr[-2000:]
-    where = subprocess.run([str(python), "-c", "import grader; print(grader.__file__)"], cwd=home, env=environment,
+    where = subprocess.run([str(python), "-c", "import grader; print(grader.__file__)"], cwd=home, env=environment, check=False,
                            capture_output=True, text=True, timeout=60).stdout
     assert where.startswith(str(site)), where  # the wheel's grader, not the checkout's
 
@@ -171,7 +171,7 @@ def test_from_a_wheel_in_a_fresh_venv_the_kit_checks_from_the_shell_and_inside_a
         "nb = nbformat.read('hw.ipynb', as_version=4)\n"
         "nbclient.NotebookClient(nb, timeout=120, resources={'metadata': {'path': '.'}}).execute()\n"
         "print(nb.cells[-1].outputs[0]['data']['text/html'])\n")],
-        cwd=home, env=environment, capture_output=True, text=True, timeout=300)
+        cwd=home, env=environment, capture_output=True, text=True, timeout=300, check=False)
     assert kernel.returncode == 0, kernel.stderr[-3000:]
     page = kernel.stdout
     assert "srcdoc=" in page and "the pool computes" in page and "your instructor grades it" in page
@@ -185,7 +185,7 @@ def test_from_a_wheel_in_a_fresh_venv_the_kit_checks_from_the_shell_and_inside_a
 def test_grader_check_in_a_plain_script_prints_the_feedback(tmp_path):
     script = tmp_path / "hw.py"
     script.write_text((EXAMPLES / "model_solution_percent.py").read_text() + "\nimport grader\ngrader.check()\n")
-    ran = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    ran = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert "Score: 100 / 100" in ran.stdout, ran.stdout[-2000:] + ran.stderr[-2000:]
 
@@ -204,12 +204,12 @@ def test_a_call_to_grader_in_the_notebook_and_a_shell_escape_cost_nothing(rubric
 
 @pytest.mark.parametrize("code,said", [
     # an exception in a child: its last line, and the student's line it came from
-    ("def worker():\n    numbers = [1, 2]\n    print(numbers[5])\n\n"
-     "p = multiprocessing.Process(target=worker)\np.start()\np.join()",
+    (("def worker():\n    numbers = [1, 2]\n    print(numbers[5])\n\n"
+     "p = multiprocessing.Process(target=worker)\np.start()\np.join()"),
      ["IndexError: list index out of range", "print(numbers[5])"]),
     # a spawned child cannot find a function defined in the notebook: why, and what to do
-    ("def hello():\n    print('hi')\n\n"
-     "ctx = multiprocessing.get_context('spawn')\np = ctx.Process(target=hello)\np.start()\np.join()",
+    (("def hello():\n    print('hi')\n\n"
+     "ctx = multiprocessing.get_context('spawn')\np = ctx.Process(target=hello)\np.start()\np.join()"),
      ["Can't get attribute 'hello'", "put the function in a .py file"]),
 ], ids=["child traceback", "spawn"])
 def test_a_failing_child_says_what_happened_as_jupyter_would(rubric, tmp_path, code, said):
@@ -232,10 +232,26 @@ def test_messages_name_a_cell_as_the_student_sees_it(rubric, tmp_path):
 def test_run_autograder_uses_a_grader_installed_from_the_wheel(tmp_path):
     from tests.test_names import run_autograder
 
-    venv, environment = wheel_venv(tmp_path)
+    _venv, environment = wheel_venv(tmp_path)
     notebook = (EXAMPLES / "model_solution.ipynb").read_text()
     ran, results = run_autograder(tmp_path / "plain", None, submission_text=notebook, args=("--timeout", "5"),
                                   path=environment["PATH"])  # no source .venv: the grader on the PATH
     assert ran.returncode == 0, ran.stderr[-2000:]
     document = json.loads(results.read_text())
     assert document["score"] == 100 and len(document["tests"]) == 14, document.get("output")
+
+
+def test_two_statements_on_one_line_of_a_script_run_once(rubric, tmp_path):
+    script = tmp_path / "hw.py"
+    script.write_text("# Q3. Write a python code to create a process\nimport multiprocessing\n\n"
+                      "def worker():\n    print('child')\n\nif __name__ == '__main__':\n"
+                      "    p = multiprocessing.Process(target=worker)\n    p.start(); p.join()\n")
+    assert check(grade_path(script, rubric), "q3", "runs without errors").passed
+
+
+def test_a_self_check_of_a_question_that_does_not_exist_is_one_line(tmp_path, capsys):
+    import grader
+
+    assert grader.check("q9", path=EXAMPLES / "model_solution.ipynb") is None
+    assert capsys.readouterr().err.strip() == ("grader.check: no question 'q9' in multiprocessing.yaml "
+                                              "(its questions: q1, q2, q3, q4, q5, q6)")

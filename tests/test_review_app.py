@@ -64,7 +64,7 @@ def graded(tmp_path):
 def server(graded):
     from werkzeug.serving import make_server
 
-    class_dir, roster, out = graded
+    _, _, out = graded
     app = create_app(Gradebook(out / "gradebook.sqlite"), out, "sesame", use_model=False)
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)

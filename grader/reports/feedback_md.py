@@ -30,7 +30,7 @@ def render(result: SubmissionResult, assignment: str) -> str:
     elif result.late:
         lines += ["Handed in late.", ""]
     if result.review:
-        lines += ["For the instructor to review:", ""] + [f"- {flag.detail}" for flag in result.review] + [""]
+        lines += [f"{REVIEW_HEADING}:", ""] + [f"- {flag.detail}" for flag in result.review] + [""]
     for question in result.questions:
         lines += [f"## {question.id.upper()}: {question.score:g} / {question.max_score:g}", ""]
         lines += [f"Found by: {question.found.value}", ""]
@@ -61,6 +61,10 @@ def render(result: SubmissionResult, assignment: str) -> str:
             fence = "`" * max(3, max(map(len, re.findall("`+", question.code)), default=0) + 1)
             lines += ["The code credited to this question:", "", f"{fence}python", question.code, fence, ""]
     return "\n".join(lines)
+
+
+# Review flags are the instructor's, but a student reads them too (the feedback, a self-check)
+REVIEW_HEADING = "Marks that rest on a guess (the instructor looks at these; a clear header per answer avoids them)"
 
 
 def withheld_points(result: SubmissionResult) -> float:

@@ -12,6 +12,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from grader.reports import feedback_md
 from grader.rubric import Rubric
 from grader.scoring import ProcessView, SubmissionResult
 from grader.similarity import Pair
@@ -29,6 +30,8 @@ def _environment() -> Environment:
     environment.globals["tree"] = tree
     environment.globals["report_name"] = report_name
     environment.globals["by_id"] = lambda questions: {question.id: question for question in questions}
+    environment.globals["withheld_points"] = feedback_md.withheld_points
+    environment.globals["review_heading"] = feedback_md.REVIEW_HEADING
     return environment
 
 

@@ -54,7 +54,7 @@ class Review:
         self.results: list[SubmissionResult] = [scrub(r) for r in published.results]
         self.rubric: Rubric = published.rubric
         self.absent = published.absent
-        self.pairs = [Pair.from_json(p) for p in self.book.get("pairs", [])]  # type: ignore[union-attr]
+        self.pairs = [Pair.from_json(p) for p in self.book.get("pairs", [])]
         self.by_student = {r.student: r for r in self.results}
         self.own = self.book.results([key(r) for r in self.results])  # before overrides: what groups are made of
 
@@ -161,8 +161,7 @@ def create_app(book: Gradebook, out: Path, token: str, use_model: bool = True) -
 
         def back(error: str = ""):  # type: ignore[no-untyped-def]
             """To the question again, at the answer or group, with what was wrong if anything."""
-            target = url_for("question_page", question=question, token=token, spread=spread,
-                             **({"error": error} if error else {}))
+            target = url_for("question_page", question=question, token=token, spread=spread, error=error or None)
             return redirect(target + (f"#{anchor}" if anchor else ""), code=303)
 
         top = next((c.points for c in asked.checks if c.title == check), asked.points) if check else asked.points
