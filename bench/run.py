@@ -162,7 +162,7 @@ def nbgrader(notebooks: list[Path], course: Path) -> float:
         "c.ExecutePreprocessor.timeout = 30\n"
     )
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
-    run = lambda *args: subprocess.run([str(bin_dir / "nbgrader"), *args], cwd=course, env=env,  # noqa: E731
+    run = lambda *args: subprocess.run([str(bin_dir / "nbgrader"), *args], cwd=course, env=env,
                                        capture_output=True, text=True)
     for step in (["db", "assignment", "add", "ps1"], ["generate_assignment", "ps1", "--force"]):
         result = run(*step)

@@ -112,8 +112,8 @@ _UNPARSABLE = (SyntaxError, ValueError, RecursionError, MemoryError)
 _HEADER = re.compile(_OPENING + _LABEL + r"\(?0*(\d{1,2})\)?" + _NUMBER_END + r"\s*(?:[.):\-*_]|</[^>]{1,20}>)*\s*(.*)$",
                      re.IGNORECASE)
 _BARE = re.compile(_OPENING + r"\(?0*(\d{1,2})\s*(?:[.)]|:|\s-)" + _NUMBER_END + r"\s*(?:[*_]|</[^>]{1,20}>)*\s*(.*)$")
-_HEADER_PREFIX = re.compile(_OPENING + r"(?:" + _LABEL + r")?\(?\d{1,2}\)?" + _NUMBER_END + r"[\s.):\-*_]*", re.I)
-_ANSWER_LABEL = re.compile(r"^\s*(?:[*_]{0,3})(?:answer|ans|solution|sol)\s*(?:[:.\-]+|=>|->)?\s*(?:[*_]{0,3})(?:\s*[:.\-]+)?\s*", re.I)
+_HEADER_PREFIX = re.compile(_OPENING + r"(?:" + _LABEL + r")?\(?\d{1,2}\)?" + _NUMBER_END + r"[\s.):\-*_]*", re.IGNORECASE)
+_ANSWER_LABEL = re.compile(r"^\s*(?:[*_]{0,3})(?:answer|ans|solution|sol)\s*(?:[:.\-]+|=>|->)?\s*(?:[*_]{0,3})(?:\s*[:.\-]+)?\s*", re.IGNORECASE)
 _TAGS = re.compile(r"<[^>]{0,200}>")
 
 
@@ -220,7 +220,7 @@ def _cell_lines(cell: Cell) -> tuple[list[_Line], str | None]:
     lines = source_lines(cell.source)
     if cell.kind != "code":
         return [_Line(cell.index, i, text, True) for i, text in enumerate(lines)], None
-    runnable = cell.source
+    runnable: str | None = cell.source
     prose_rows: set[int] = set()
     try:
         tree = ast.parse(without_magics(cell.source))
@@ -269,7 +269,7 @@ def _cell_lines(cell: Cell) -> tuple[list[_Line], str | None]:
     return result, runnable
 
 
-_LABEL_THEN_CODE = re.compile(r"^\s*(?:ans(?:wer)?|sol(?:ution)?|q(?:ue(?:s(?:tion)?)?)?)\s*\d{0,2}\s*[.:)\-]+\s*", re.I)
+_LABEL_THEN_CODE = re.compile(r"^\s*(?:ans(?:wer)?|sol(?:ution)?|q(?:ue(?:s(?:tion)?)?)?)\s*\d{0,2}\s*[.:)\-]+\s*", re.IGNORECASE)
 
 
 def _after_label(row: str) -> str | None:
@@ -371,7 +371,7 @@ def _find_markers(lines: list[_Line], cells: Sequence[Cell], asked: Sequence[Ask
     compared = 0  # lines compared with the prompts: bounded, however long the notebook
     for index, line in enumerate(lines):
         cell = cells[line.cell]
-        if cell.hint in numbers.values() and line.cell not in hinted:
+        if cell.hint is not None and cell.hint in numbers.values() and line.cell not in hinted:
             hinted.add(line.cell)
             found[index] = (_Marker(cell.hint, Found.METADATA), line.text if line.prose else "")
             current = cell.hint
@@ -512,7 +512,7 @@ def _fit_shapes(regions: list[_Region], asked: Sequence[Asked]) -> list[str | No
     def cost(region: _Region, j: int) -> float:
         c = 0.0
         if region.label != ids[j]:
-            if region.how in (Found.PROMPT, Found.METADATA) or j < position[region.label]:
+            if region.how in (Found.PROMPT, Found.METADATA) or j < position[region.label or ""]:
                 return _INF  # a skipped number shifts the answers after it forward, never back
             c += 1.0
         if region.has_code and not region.has_prose and not asked[j].wants_code:
@@ -641,7 +641,7 @@ def _by_order(kinds: list[str], labels: dict[int, tuple[str, Found]], asked: Seq
 
 # --- the whole pass -------------------------------------------------------------------------
 
-_FENCE = re.compile(r"```[ \t]*(?:python|py|ipython3?|python3)?[ \t]*\n(.*?)```", re.S | re.I)
+_FENCE = re.compile(r"```[ \t]*(?:python|py|ipython3?|python3)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 
 
 def code_in_text(rows: list[str]) -> str | None:
@@ -737,18 +737,18 @@ def _assemble(submission: Submission, asked: Sequence[Asked], lines: list[_Line]
     # code only where code does not run: run it, as an instructor would try it (a script runs
     # as a whole, so this is for notebooks)
     has_code = {p.question for p in pieces}
-    for q in asked:
-        if not q.wants_code or q.id in has_code or submission.kind != "notebook":
+    for ask in asked:
+        if not ask.wants_code or ask.id in has_code or submission.kind != "notebook":
             continue
         for cell in cells:
-            rows = [lines[i].text for i in by_cell.get(cell.index, []) if line_question[i] == q.id and lines[i].prose]
+            rows = [lines[i].text for i in by_cell.get(cell.index, []) if line_question[i] == ask.id and lines[i].prose]
             found_code = code_in_text(rows) if rows else None
             if not found_code:
                 continue
             origin = {"markdown": Origin.MARKDOWN, "raw": Origin.RAW}.get(cell.kind, Origin.STRING)
-            pieces.append(Piece(cell.index, q.id, found_code, origin, names[cell.index]))
-            notes[q.id].append(f"the only code for {q.id.upper()} was in a {origin.value} "
-                               f"({names[cell.index]}): it was run as the answer")
+            pieces.append(Piece(cell.index, ask.id, found_code, origin, names[cell.index]))
+            notes[ask.id].append(f"the only code for {ask.id.upper()} was in a {origin.value} "
+                                 f"({names[cell.index]}): it was run as the answer")
     pieces.sort(key=lambda piece: piece.cell)
     if submission.kind == "notebook":
         pieces = _claim_code(pieces, asked, notes, found)
@@ -757,9 +757,9 @@ def _assemble(submission: Submission, asked: Sequence[Asked], lines: list[_Line]
                 cell_questions[piece.cell] = piece.question
 
     every_prompt = [q.prompt for q in asked]  # another question's prompt pasted in is no answer either
-    answers = {q.id: strip_prompt(prose[q.id], every_prompt) for q in asked}
-    for q in asked:
-        found.setdefault(q.id, Found.MISSING)
+    answers = {ask.id: strip_prompt(prose[ask.id], every_prompt) for ask in asked}
+    for ask in asked:
+        found.setdefault(ask.id, Found.MISSING)
     regions: tuple[tuple[int, int, str | None], ...] = ()
     script = ""
     if submission.kind == "script":

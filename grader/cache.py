@@ -27,7 +27,7 @@ class Cache:
         self.read = read  # False (--force): grade everything again, still keep the new results
         directory.mkdir(parents=True, exist_ok=True)
 
-    def key(self, path: Path, batch: "Batch") -> str | None:
+    def key(self, path: Path, batch: Batch) -> str | None:
         content = content_digest(path)
         if content is None:
             return None  # unreadable: grade it, and let loading say why

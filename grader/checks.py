@@ -9,11 +9,12 @@ Checks judge what the probe observed, never what the student's code claims in pr
 from __future__ import annotations
 
 import ast
+import heapq
 import re
 import signal
-import heapq
 from bisect import bisect_right
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import ClassVar
@@ -21,10 +22,10 @@ from typing import ClassVar
 from grader.evidence import Process, QuestionEvidence, Task
 from grader.syntax import called_names, calls_any, is_main_guard, short_name, without_magics
 
-CHECK_KINDS: dict[str, type["Check"]] = {}
+CHECK_KINDS: dict[str, type[Check]] = {}
 
 
-def register(cls: type["Check"]) -> type["Check"]:
+def register(cls: type[Check]) -> type[Check]:
     CHECK_KINDS[cls.kind] = cls
     return cls
 
@@ -153,14 +154,7 @@ class Concepts(Check):
 
 _ANSWER_CHARS = 100_000  # of a text answer, read by the check: far beyond any real answer
 _WORD = re.compile(r"\w+")
-_FUNCTION_WORDS = frozenset("""
-    a an the is are was were be been being am of to in on at by for with from as and or but nor not no
-    so than then that which who whom whose this these those it its they them their there here can could
-    will would may might must should shall do does did has have had if when while where because since
-    also each every any all some more most other such into onto over under between through about only
-    very just one two own same both either neither like unlike whereas however therefore thus hence
-    i we you he she our your my his her us me what how why per via without within across
-""".split())
+_FUNCTION_WORDS = frozenset(["a", "an", "the", "is", "are", "was", "were", "be", "been", "being", "am", "of", "to", "in", "on", "at", "by", "for", "with", "from", "as", "and", "or", "but", "nor", "not", "no", "so", "than", "then", "that", "which", "who", "whom", "whose", "this", "these", "those", "it", "its", "they", "them", "their", "there", "here", "can", "could", "will", "would", "may", "might", "must", "should", "shall", "do", "does", "did", "has", "have", "had", "if", "when", "while", "where", "because", "since", "also", "each", "every", "any", "all", "some", "more", "most", "other", "such", "into", "onto", "over", "under", "between", "through", "about", "only", "very", "just", "one", "two", "own", "same", "both", "either", "neither", "like", "unlike", "whereas", "however", "therefore", "thus", "hence", "i", "we", "you", "he", "she", "our", "your", "my", "his", "her", "us", "me", "what", "how", "why", "per", "via", "without", "within", "across"])
 
 
 def _prose_words(answer: str, words: list[tuple[int, int]], groups: list[list[str]]) -> tuple[int, str]:
@@ -207,7 +201,7 @@ def _mentions(text: str, pattern: str) -> bool:
 
 # read on squeezed text (one space per gap), so the optional gaps cannot backtrack far; a PID
 # has at most 19 digits, so int() never meets a 5,000-digit "PID"
-_PID_CLAIM = re.compile(r"(?:\bpid\b|process[ _-]?id\b|\bid\b) ?(?:is|of)? ?[:=#]? ?(\d{1,19})(?!\d)", re.I)
+_PID_CLAIM = re.compile(r"(?:\bpid\b|process[ _-]?id\b|\bid\b) ?(?:is|of)? ?[:=#]? ?(\d{1,19})(?!\d)", re.IGNORECASE)
 _GAPS = re.compile(r"[^\S\n]+")
 _NUMBER = re.compile(r"(?<![\w.\-])[-+]?\d+(?:\.\d+)?(?![\w]|\.\d)")
 
@@ -642,6 +636,7 @@ def _repr(value: object) -> str:
 
 def _value_printed(text: str, expected: object, ordered: bool) -> bool:
     target = _normalise(expected)
+    found: Iterator[object]
     if isinstance(target, list):  # only a container of as many values can be it
         found = (value for value in _literals(text) if isinstance(value, (list, tuple)) and len(value) == len(target))
     else:
@@ -776,7 +771,9 @@ def _literal(text: str) -> object:
 def _not_from_pool(tasks: list[Task], expected: object) -> str | None:
     """None when pool workers returned every expected element, else why not."""
     returned = Counter(_repr(_literal(value)) for task in tasks for value in task.values)
-    wanted = Counter(repr(v) for v in (_normalise(expected) if isinstance(expected, list) else [expected]))
+    elements = _normalise(expected) if isinstance(expected, list) else [expected]
+    assert isinstance(elements, list)  # _normalise keeps a list a list
+    wanted = Counter(repr(v) for v in elements)
     lacking = wanted - returned
     if lacking:
         return (
@@ -879,7 +876,7 @@ class Code(Check):
         process's name is its own claim, so it proves the call only in a submission that
         imports the call's module at all."""
         modules = {call.split(".")[0] for call in self.calls}
-        if modules and not any(re.search(rf"^[ \t]*(?:from|import)[ \t]+{re.escape(m)}\b", evidence.file_code, re.M)
+        if modules and not any(re.search(rf"^[ \t]*(?:from|import)[ \t]+{re.escape(m)}\b", evidence.file_code, re.MULTILINE)
                                for m in modules):
             return False
         made = [p for p in evidence.children if p.name is not None]
@@ -898,9 +895,8 @@ class Code(Check):
         if not evidence.code.strip():
             return self._sketched(evidence.answer, "no code was found for this question")
         problems = []
-        if self.calls:
-            if not _calls_any(evidence.code, tuple(self.calls)) and not self._proven(evidence):
-                problems.append(f"does not call {' or '.join(self.calls)}")
+        if self.calls and not _calls_any(evidence.code, tuple(self.calls)) and not self._proven(evidence):
+            problems.append(f"does not call {' or '.join(self.calls)}")
         if self.main_guard and not _guarded(tree, evidence.file_code):
             problems.append("has no `if __name__ == \"__main__\":` guard")
         if problems:

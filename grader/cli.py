@@ -17,11 +17,11 @@ from pathlib import Path
 from grader import doctor, publish, similarity
 from grader.batch import Batch, Progress, grade_all
 from grader.cache import Cache
+from grader.execution import ENGINES
 from grader.executors import DaskExecutor, Executor, LocalExecutor
 from grader.gradebook import Gradebook, GradebookError
 from grader.publish import Missing
 from grader.reports import canvas, feedback_md, gradescope, table
-from grader.execution import ENGINES
 from grader.rubric import Rubric, RubricError, load_rubric
 from grader.sandbox import LIMIT_NAMES, Limits, format_size, parse_size
 from grader.submission import SubmissionError, find_submissions, load

@@ -72,7 +72,7 @@ def diagnose() -> list[Protection]:
             env = {**probe_environment(sandbox)}
             with sandbox.stdin(sandbox.instructions(sandbox.scratch)) as stdin:
                 result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60,
-                                        stdin=stdin, cwd=sandbox.scratch)
+                                        stdin=stdin, cwd=sandbox.scratch, check=False)
             status = sandbox.finish().status
             cgroups = {c.name for c in sandbox.cgroups}
             unavailable = dict(sandbox.unavailable)
@@ -144,8 +144,8 @@ def diagnose() -> list[Protection]:
 
 
 def report() -> str:
-    lines = [f"grader doctor: {sys.platform}, Python {sys.version.split()[0]}, "
-             f"{'root' if os.geteuid() == 0 else 'user ' + str(os.geteuid())}"]
+    lines = [(f"grader doctor: {sys.platform}, Python {sys.version.split()[0]}, "
+              f"{'root' if os.geteuid() == 0 else 'user ' + str(os.geteuid())}")]
     for protection in diagnose():
         lines.append(f"  [{'on ' if protection.active else 'off'}] {protection.name}: {protection.how}")
     return "\n".join(lines)

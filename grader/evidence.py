@@ -89,7 +89,7 @@ class Evidence:
     inputs: tuple[tuple[str | None, str], ...] = ()  # (question, prompt) of each input() call
     rejected: tuple[str, ...] = ()  # records dropped because they contradicted the kernel
 
-    def for_question(self, question: str) -> "QuestionEvidence":
+    def for_question(self, question: str) -> QuestionEvidence:
         children = tuple(
             p for p in self.processes.values()
             if p.question == question and p.key not in self.roots and not p.is_helper

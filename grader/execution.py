@@ -24,8 +24,8 @@ from grader.evidence import Evidence, build_evidence
 from grader.probe._grader_sandbox import copy_tree
 from grader.sandbox import Limits, RunSandbox, format_size, passed_environment
 from grader.submission import Submission, SubmissionError, walk
-from grader.text import readable
 from grader.syntax import is_main_guard
+from grader.text import readable
 
 PROBE_DIR = Path(__file__).parent / "probe"
 
@@ -70,7 +70,7 @@ def script_units(submission: Submission, attribution: Attribution) -> list[Unit]
     }
     units = []
     for node in tree.body:
-        if is_main_guard(node) and not node.orelse:
+        if isinstance(node, ast.If) and is_main_guard(node) and not node.orelse:
             for inner in node.body:
                 units.append(_statement_unit(inner, region_of, functions, indented=True))
         elif not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):

@@ -54,7 +54,6 @@ class _Client(NotebookClient):
             content = msg.get("content", {})
             outs.append(nbformat.v4.new_output("error", ename=str(content.get("ename", ""))[:200],
                                                evalue=str(content.get("evalue", ""))[:2000], traceback=[]))
-        return None
 
 
 class _Manager(AsyncKernelManager):
@@ -105,6 +104,7 @@ async def _run(path: Path, units: list[Unit], limits: Limits, env: dict[str, str
         sandbox.give(Path(km.connection_file))
         client = _Client(nbformat.v4.new_notebook(), km=km, allow_errors=True,
                          kernel_name="grader", startup_timeout=60, shutdown_kernel="immediate")
+        assert sandbox.collector is not None  # the engine runs inside an entered sandbox
         sandbox.collector.new_epoch()
         sandbox.open_kernel_dir()
         with sandbox.stdin(sandbox.instructions(path.parent)) as stdin:
@@ -115,7 +115,7 @@ async def _run(path: Path, units: list[Unit], limits: Limits, env: dict[str, str
                     try:
                         await _run_units(client, km, units, limits, budgets, deadline, outcomes)
                     finally:  # before the kernel goes, or its orphans would escape the kill
-                        sandbox.sweep(km.provisioner.pid)
+                        sandbox.sweep(_kernel_pid(km))
             except (DeadKernelError, CellTimeoutError, RuntimeError, TimeoutError, zmq.ZMQError) as exc:
                 reason = f"the kernel failed: {type(exc).__name__}: {str(exc)[:300]}"
                 outcomes.extend(UnitOutcome(u.question, u.label, "not run", reason)
@@ -146,8 +146,16 @@ async def _run_units(client: NotebookClient, km: AsyncKernelManager, units: list
             break
 
 
+def _kernel_pid(km: AsyncKernelManager) -> int:
+    """The kernel process's PID (a local provisioner's)."""
+    pid = getattr(km.provisioner, "pid", None)
+    assert isinstance(pid, int), "the kernel has no local process"
+    return pid
+
+
 async def _silent(client: NotebookClient, code: str) -> None:
     """Run grader code in the kernel, outside the notebook's history and outputs."""
+    assert client.kc is not None  # set up by async_setup_kernel
     msg_id = client.kc.execute(code, silent=True, store_history=False)
     await client.async_wait_for_reply(msg_id, nbformat.v4.new_code_cell(code))
 
@@ -175,11 +183,11 @@ async def _run_cell(client: NotebookClient, km: AsyncKernelManager, unit: Unit, 
 async def _stop_overrun(client: NotebookClient, km: AsyncKernelManager) -> None:
     """Kill what the cell started, then interrupt it; a kernel that stays busy is killed so
     the next pass starts a fresh one."""
-    kill_descendants(km.provisioner.pid)
+    kill_descendants(_kernel_pid(km))
     await km.interrupt_kernel()
     client.timeout = 3
     try:
         await _silent(client, "pass")
     except (CellTimeoutError, DeadKernelError):
-        kill_descendants(km.provisioner.pid)
+        kill_descendants(_kernel_pid(km))
         await km.shutdown_kernel(now=True)

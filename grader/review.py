@@ -60,11 +60,11 @@ def review_flags(attribution: Attribution, inputs: tuple[tuple[str | None, str],
             flags.append(ReviewFlag(piece.question, Review.CODE_FROM_TEXT,
                                     f"{piece.question.upper()}: the code in {piece.label} ({piece.origin.value}) was run"))
     asked = dict.fromkeys(question for question, _ in inputs)
-    for question in asked:
-        prompts = [prompt for q, prompt in inputs if q == question]
+    for asking in asked:
+        prompts = [prompt for q, prompt in inputs if q == asking]
         shown = f" ({prompts[0]!r})" if prompts and prompts[0] else ""
-        flags.append(ReviewFlag(question, Review.INPUT_CALLED,
-                                f"{(question or 'the code').upper()} called input(){shown} {len(prompts)} time(s);"
+        flags.append(ReviewFlag(asking, Review.INPUT_CALLED,
+                                f"{(asking or 'the code').upper()} called input(){shown} {len(prompts)} time(s);"
                                 " the grader answered 4 each time"))
     for question, score in scores.items():
         has_content = attribution.answers.get(question, "").strip() or attribution.code.get(question, "").strip()

@@ -44,8 +44,8 @@ class Rubric:
         return sum(question.points for question in self.questions)
 
 
-_TOP_KEYS = {"assignment": str, "limits": dict, "questions": list, "late_penalty": float}
-_QUESTION_KEYS = {"id": str, "prompt": str, "points": float, "checks": list}
+_TOP_KEYS: dict[str, object] = {"assignment": str, "limits": dict, "questions": list, "late_penalty": float}
+_QUESTION_KEYS: dict[str, object] = {"id": str, "prompt": str, "points": float, "checks": list}
 _RENAMED = {"pass": "on_pass", "fail": "on_fail"}  # YAML keys that are Python keywords
 
 
@@ -205,5 +205,6 @@ def _describe(hint: object) -> str:
         return f"a list of ({_describe(args[0])})"
     if args:
         return " or ".join(_describe(arg) for arg in args if arg is not type(None))
-    return {float: "a number", int: "a whole number", str: "a string", bool: "true or false",
-            list: "a list"}.get(hint, getattr(hint, "__name__", str(hint)))
+    names: dict[object, str] = {float: "a number", int: "a whole number", str: "a string",
+                                bool: "true or false", list: "a list"}
+    return names.get(hint, getattr(hint, "__name__", str(hint)))

@@ -152,7 +152,7 @@ def _hit(controller: _Controller) -> bool:
 
 # --- a run ----------------------------------------------------------------------------------
 
-_active: set["RunSandbox"] = set()
+_active: set[RunSandbox] = set()
 _active_lock = threading.Lock()
 _aborted = threading.Event()
 
@@ -271,14 +271,14 @@ class RunSandbox:
         # allows nothing more (for debugging, and for testing that fallback)
         self.full = os.environ.get("GRADER_ISOLATION", "full") != "minimal"
         self.namespaces = self.full and sys.platform.startswith("linux")
-        self.uid = None
+        self.uid: int | None = None
         self.cgroups: list[_Controller] = []
         self.unavailable: dict[str, str] = {}
         self.control = Path()
         self.collector: Collector | None = None
         self.pid_namespace = False  # the launcher made one (the whole run dies with its init)
 
-    def __enter__(self) -> "RunSandbox":
+    def __enter__(self) -> RunSandbox:  # noqa: PYI034  # never subclassed
         if _aborted.is_set():
             raise Aborted("the batch was interrupted")
         _prepare_grader()
@@ -392,7 +392,7 @@ class RunSandbox:
 
     def stdin(self, instructions: dict) -> IO[bytes]:
         """The instructions as a file with no name: nothing of the run can open or change it."""
-        handle = tempfile.TemporaryFile()
+        handle = tempfile.TemporaryFile()  # noqa: SIM115  # the caller's `with` closes it
         handle.write(json.dumps(instructions).encode())
         handle.seek(0)
         return handle

@@ -106,7 +106,7 @@ class SubmissionResult:
     auto_score: float | None = None  # the grader's own total, when overrides or a penalty changed it
 
     @classmethod
-    def from_dict(cls, data: dict) -> "SubmissionResult":
+    def from_dict(cls, data: dict) -> SubmissionResult:
         """The inverse of `dataclasses.asdict`, for cached results."""
         questions = tuple(
             QuestionResult(**{**q, "checks": tuple(CheckResult(**c) for c in q["checks"]),

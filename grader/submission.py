@@ -135,8 +135,8 @@ def find_submissions(paths: list[Path], unpack_into: Path | None = None) -> Disc
                 raise SubmissionError(f"{readable(str(path))}: cannot list the directory: {exc.strerror}") from None
             for entry in entries:
                 submission, reason = _classify(entry)
-                if reason is not None:
-                    skipped.append(Skipped(readable(entry.path), reason))
+                if submission is None:
+                    skipped.append(Skipped(readable(entry.path), reason or "not a submission"))
                 else:
                     found.append(submission)
         else:
@@ -157,10 +157,10 @@ def _latest_only(found: list[tuple[str, Path]], skipped: list[Skipped]) -> list[
     kept = []
     for student, path in found:
         identity = canvas_identity(terminal(path.name))
-        newest = latest[identity.user][1] if identity is not None else path
-        if newest == path:
+        if identity is None or latest[identity.user][1] == path:
             kept.append((student, path))
         else:
+            newest = latest[identity.user][1]
             newer = canvas_identity(terminal(newest.name))
             what = "another file of the same submission" if newer and newer.submission == identity.submission \
                 and newer.attempt == identity.attempt else "an older submission"
@@ -370,7 +370,9 @@ def script_cells(text: str) -> tuple[Cell, ...]:
             prose[number - 1] = string_lines[offset] if offset < len(string_lines) else ""
 
     cells: list[Cell] = []
-    current_kind, current_start, current_lines = None, 0, []
+    current_kind: str | None = None
+    current_start = 0
+    current_lines: list[str] = []
     for number, (kind, content) in enumerate(zip(kinds, prose), start=1):
         if kind == "blank":
             if current_kind == "markdown" and not lines[number - 1].strip():

@@ -7,7 +7,6 @@ from __future__ import annotations
 import ast
 import re
 
-
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 
 

@@ -40,6 +40,7 @@ class Zygote:
             [sys.executable, "-m", "_grader_zygote"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, env=env, start_new_session=True,
         )
+        assert self.process.stdout is not None and self.process.stdin is not None  # both are pipes
         ready = self.process.stdout.readline()
         if not ready.startswith(b'{"ready"'):
             raise OSError("the pre-imported interpreter did not start")
@@ -49,6 +50,7 @@ class Zygote:
         threading.Thread(target=self._read, daemon=True, name="grader-zygote").start()
 
     def _read(self) -> None:
+        assert self.process.stdout is not None
         for line in self.process.stdout:
             message = json.loads(line)
             run = self.runs.get(message.get("id"))
@@ -72,6 +74,7 @@ class Zygote:
             request_id = next(self.ids)
             self.runs[request_id] = run
             body = json.dumps({**instructions, "env": env, "cwd": str(cwd)}).encode()
+            assert self.process.stdin is not None
             try:
                 self.process.stdin.write(json.dumps({"id": request_id, "bytes": len(body)}).encode() + b"\n" + body)
                 self.process.stdin.flush()

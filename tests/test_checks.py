@@ -6,8 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from grader.checks import (Code, Concepts, Processes, RanCleanly, RealPids, SeparateWriters,
-                           Value)
+from grader.checks import Code, Concepts, Processes, RanCleanly, RealPids, SeparateWriters, Value
 from grader.evidence import Process, QuestionEvidence, Task, UnitOutcome, Write
 
 ROOT = 100

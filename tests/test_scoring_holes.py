@@ -13,8 +13,8 @@ import pytest
 
 from grader.checks import Concepts, RanCleanly, RealPids, SeparateWriters
 from grader.evidence import Evidence, Process, QuestionEvidence, UnitOutcome, Write
-from grader.scoring import _notes, _run_check
 from grader.sandbox import Limits
+from grader.scoring import _notes, _run_check
 from tests.conftest import check, grade_path, write_notebook
 
 ROOT = 100

@@ -20,6 +20,11 @@ import socket
 import sys
 import threading
 
+TYPE_CHECKING = False  # typing itself is not imported: this module loads into every process of a run
+if TYPE_CHECKING:
+    import types
+    import typing
+
 _SOCKET_PATH = ""  # set by install(), from the environment
 _CHUNK = 8192  # characters of text per message: a message stays far below the socket's size limit
 _OUTPUT_LIMIT = 0  # characters kept per question and process; 0: all
@@ -110,7 +115,7 @@ def current_question() -> str | None:
     question that was running when it was created."""
     if _is_child or not _regions:
         return _question
-    frame = sys._getframe(1)
+    frame: types.FrameType | None = sys._getframe(1)
     while frame is not None:
         spans = _regions.get(frame.f_code.co_filename)
         if spans:
@@ -149,7 +154,7 @@ def _record(stream: str, text: str) -> str | None:
 class _Tap:
     """Wraps sys.stdout/sys.stderr: every write is recorded with the writing PID first."""
 
-    def __init__(self, inner: object, stream: str) -> None:
+    def __init__(self, inner: typing.TextIO, stream: str) -> None:
         self._grader_inner = inner
         self._grader_stream = stream
 
@@ -254,7 +259,7 @@ def _patch_multiprocessing() -> None:
 
     base = multiprocessing.process.BaseProcess
     original_start = base.start
-    original_bootstrap = base._bootstrap
+    original_bootstrap = base._bootstrap  # type: ignore[attr-defined]  # multiprocessing's internals, on purpose
 
     @functools.wraps(original_start)
     def start(self, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -272,11 +277,11 @@ def _patch_multiprocessing() -> None:
         emit("exit", code=code)
         return code
 
-    base.start = start
-    base._bootstrap = _bootstrap
+    base.start = start  # type: ignore[method-assign]
+    base._bootstrap = _bootstrap  # type: ignore[attr-defined]
     _patch_reaping()
 
-    original_worker = multiprocessing.pool.worker
+    original_worker = multiprocessing.pool.worker  # type: ignore[attr-defined]  # internals, on purpose
 
     @functools.wraps(original_worker)
     def worker(inqueue, outqueue, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -284,14 +289,14 @@ def _patch_multiprocessing() -> None:
         return original_worker(_QueueTap(inqueue, _pool_task_taken), _QueueTap(outqueue, _pool_result_sent),
                                *args, **kwargs)
 
-    multiprocessing.pool.worker = worker
+    multiprocessing.pool.worker = worker  # type: ignore[attr-defined]
 
     # Python 3.14 makes forkserver the default on Linux, where functions defined in a notebook
     # cannot reach the children; fork stays the default unless the student chooses otherwise.
     context = multiprocessing.context
     default = getattr(context, "_default_context", None)
     if sys.platform.startswith("linux") and default is not None and default._actual_context is None:
-        default._default_context = context._concrete_contexts["fork"]
+        default._default_context = context._concrete_contexts["fork"]  # type: ignore[attr-defined]
 
 
 def _patch_reaping() -> None:
@@ -384,6 +389,8 @@ def _pool_task_taken(task: object) -> None:
 
 
 def _pool_result_sent(item: object) -> None:
+    ok: bool
+    value: typing.Any
     _job, _index, (ok, value) = item  # type: ignore[misc]
     if ok:
         name = (_last_task[0] or ("",))[0]

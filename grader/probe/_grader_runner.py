@@ -113,18 +113,17 @@ class _Statements:
 def make_shell():  # type: ignore[no-untyped-def]
     """The one IPython shell of this process (a zygote makes it before forking: it is the
     same, clean, in every run)."""
+    from IPython.core import interactiveshell
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
-
-    from IPython.core import interactiveshell
 
     config = Config()
     config.HistoryManager.enabled = False
     config.InteractiveShell.colors = "nocolor"
     # `!cmd` and `x = !cmd` as a kernel runs them: through pipes, printed as the cell's output;
     # IPython's own way takes a terminal (pexpect), and a run has none to give
-    interactiveshell.system = _command
-    interactiveshell.getoutput = lambda cmd: _command(cmd, capture=True)
+    interactiveshell.system = _command  # type: ignore[assignment]  # IPython's module function, replaced
+    interactiveshell.getoutput = lambda cmd: _command(cmd, capture=True)  # type: ignore[arg-type]
     return InteractiveShell.instance(config=config)
 
 
@@ -139,7 +138,7 @@ def _command(cmd: str, capture: bool = False):  # type: ignore[no-untyped-def]
     with subprocess.Popen(cmd, shell=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT) as child:
         assert child.stdout is not None
-        while chunk := child.stdout.read1(8192):
+        while chunk := os.read(child.stdout.fileno(), 8192):  # what has arrived, as read1 would
             text = chunk.decode("utf-8", "replace")
             if capture:
                 chunks.append(text)

@@ -18,6 +18,10 @@ Out: {"id", "pid"} when started, {"id", "exit"} when reaped.
 from __future__ import annotations
 
 import json
+
+# loaded now so that every child starts with them: multiprocessing, and IPython's shell
+import multiprocessing.pool
+import multiprocessing.popen_fork  # noqa: F401
 import os
 import select
 import signal
@@ -27,10 +31,6 @@ import tempfile
 import _grader_probe
 import _grader_runner
 import _grader_sandbox
-
-# loaded now so that every child starts with them: multiprocessing, and IPython's shell
-import multiprocessing.pool  # noqa: F401
-import multiprocessing.popen_fork  # noqa: F401
 
 _grader_runner.make_shell()
 

@@ -18,7 +18,7 @@ def write_all(results: list[SubmissionResult], rubric: Rubric, out: Path, skippe
     listed in results.json and summary.html; `pairs`: similar submissions; `absent`: roster
     students with no submission; `only`: write the per-student files of these students alone
     (the class files are always written). `publish.publish` is the caller, after the overrides."""
-    from grader.reports import feedback_md, gradescope, grades_csv, html, results_json
+    from grader.reports import feedback_md, grades_csv, gradescope, html, results_json
     from grader.text import report_name, scrub
 
     mine = [only is None or result.student in only for result in results]

@@ -56,16 +56,17 @@ def match(results: list[SubmissionResult], roster: list[dict[str, str]]) -> tupl
         by_name[_simple("".join(parts))] = row
         by_name[_simple("".join(reversed(parts)))] = row
     matched: dict[str, SubmissionResult] = {}
-    unmatched = []
+    unmatched: list[SubmissionResult] = []
     for result in results:
         name = Path(result.path).name
         identity = canvas_identity(name) or canvas_identity(result.student)
-        row = (by_id.get(identity.user) if identity else None) or by_submission.get(_simple(result.student)) \
+        found: dict[str, str] | None = (by_id.get(identity.user) if identity else None) \
+            or by_submission.get(_simple(result.student)) \
             or by_name.get(_simple(identity.name if identity else result.student))
-        if row is None:
+        if found is None:
             unmatched.append(result)
         else:
-            matched[row["ID"].strip()] = result
+            matched[found["ID"].strip()] = result
     return matched, unmatched
 
 

@@ -21,8 +21,8 @@ def render(result: SubmissionResult, assignment: str) -> str:
         return "\n".join(lines)
     later = withheld_points(result)
     if later:
-        lines += [f"**Score: {result.score:g} / {result.max_score - later:g} on the checks run here**; "
-                  f"{later:g} more points are in hidden checks your instructor grades after you hand in.", ""]
+        lines += [(f"**Score: {result.score:g} / {result.max_score - later:g} on the checks run here**; "
+                   f"{later:g} more points are in hidden checks your instructor grades after you hand in."), ""]
     else:
         lines += [f"**Score: {result.score:g} / {result.max_score:g}**", ""]
     if result.penalty:

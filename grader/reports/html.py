@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -58,7 +59,7 @@ def summary(results: list[SubmissionResult], rubric: Rubric, skipped: Sequence[S
     graded = [r for r in results if r.status == "graded"]
     scores = [r.score for r in graded]
     top = rubric.max_score or 1
-    bins = []
+    bins: list[dict[str, Any]] = []
     for tenth in range(10):
         low, high = top * tenth / 10, top * (tenth + 1) / 10
         count = sum(low <= s < high or (tenth == 9 and s == high) for s in scores)
@@ -73,10 +74,10 @@ def summary(results: list[SubmissionResult], rubric: Rubric, skipped: Sequence[S
             "mean": statistics.mean(q.score for q in answers) if answers else 0,
         })
     for result in graded:
-        for question in result.questions:
-            for check in question.checks:
-                if not check.passed:
-                    failures[(question.id, check.name)].append(result.student)
+        for answered in result.questions:
+            for outcome in answered.checks:
+                if not outcome.passed:
+                    failures[(answered.id, outcome.name)].append(result.student)
     common = sorted(failures.items(), key=lambda item: (-len(item[1]), item[0]))[:15]
     return _environment().get_template("summary.html.j2").render(
         assignment=rubric.assignment, max_score=rubric.max_score, graded=len(graded),
