@@ -17,21 +17,9 @@ from pathlib import Path
 from grader import sandbox
 from grader.cache import Cache
 from grader.executors import Executor, LocalExecutor
-from grader.rubric import Rubric
-from grader.sandbox import Limits
 from grader.scoring import SubmissionResult
+from grader.settings import Settings
 from grader.text import readable, terminal
-
-
-@dataclass(frozen=True)
-class Batch:
-    """Everything a worker needs to grade one submission, and nothing else (it may travel to
-    another machine)."""
-
-    rubric: Rubric
-    limits: Limits
-    protect: tuple[Path, ...] = ()
-    engine: str = "shell"
 
 
 @dataclass(frozen=True)
@@ -44,7 +32,7 @@ class BatchOutcome:
 
 def grade_all(
     submissions: list[tuple[str, Path]],
-    batch: Batch,
+    batch: Settings,
     executor: Executor | None = None,
     cache: Cache | None = None,
     on_result: Callable[[SubmissionResult, bool], None] | None = None,

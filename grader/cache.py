@@ -11,14 +11,11 @@ import hashlib
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import grader
 from grader.scoring import SubmissionResult
+from grader.settings import Settings
 from grader.submission import content_digest
-
-if TYPE_CHECKING:
-    from grader.batch import Batch
 
 
 class Cache:
@@ -27,7 +24,7 @@ class Cache:
         self.read = read  # False (--force): grade everything again, still keep the new results
         directory.mkdir(parents=True, exist_ok=True)
 
-    def key(self, path: Path, batch: Batch) -> str | None:
+    def key(self, path: Path, batch: Settings) -> str | None:
         content = content_digest(path)
         if content is None:
             return None  # unreadable: grade it, and let loading say why

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from grader import doctor, publish, similarity
-from grader.batch import Batch, Progress, grade_all
+from grader.batch import Progress, grade_all
 from grader.cache import Cache
 from grader.execution import ENGINES
 from grader.executors import DaskExecutor, Executor, LocalExecutor
@@ -24,6 +24,7 @@ from grader.publish import Missing
 from grader.reports import canvas, feedback_md, gradescope, table
 from grader.rubric import Rubric, RubricError, load_rubric
 from grader.sandbox import LIMIT_NAMES, Limits, format_size, parse_size
+from grader.settings import Settings
 from grader.submission import SubmissionError, find_submissions, load
 from grader.text import readable, terminal
 
@@ -187,7 +188,7 @@ def _grade(args: argparse.Namespace, rubric: Rubric, limits: Limits) -> int:
         executor: Executor = DaskExecutor(args.scheduler)
     else:
         executor = LocalExecutor(args.jobs)
-    batch = Batch(rubric, limits, protect=(args.out.resolve(), book.path.resolve()), engine=args.engine)
+    batch = Settings(rubric, limits, protect=(args.out.resolve(), book.path.resolve()), engine=args.engine)
     progress = Progress(len(submissions))
     warm = threading.Thread(target=similarity.prepare, daemon=True)  # while the grader mostly waits
     warm.start()
@@ -268,7 +269,7 @@ def _print_skipped(skipped: list, stream) -> None:  # type: ignore[no-untyped-de
 def _gradescope(args: argparse.Namespace, rubric: Rubric, limits: Limits) -> int:
     """Gradescope's `run_autograder` calls this: always a results file, even on failure."""
     try:
-        outcome = grade_all([("submission", args.submission)], Batch(rubric, limits, engine=args.engine))
+        outcome = grade_all([("submission", args.submission)], Settings(rubric, limits, engine=args.engine))
         if outcome.interrupted or not outcome.results:
             raise RuntimeError("grading was interrupted")
         [result] = outcome.results
@@ -286,7 +287,7 @@ def _check(args: argparse.Namespace, rubric: Rubric, limits: Limits) -> int:
         print(f"grader: error: {terminal(str(args.file))}: no such file or directory", file=sys.stderr)
         return 2
     name = terminal(args.file.name if args.file.is_dir() else args.file.stem)
-    outcome = grade_all([(name, args.file)], Batch(rubric, limits, engine=args.engine))
+    outcome = grade_all([(name, args.file)], Settings(rubric, limits, engine=args.engine))
     if outcome.interrupted:
         return 130
     [result] = outcome.results

@@ -15,7 +15,7 @@ import os
 import shutil
 import site
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import grader
@@ -26,22 +26,9 @@ from grader.sandbox import Limits, RunSandbox, format_size, passed_environment
 from grader.submission import Submission, SubmissionError, walk
 from grader.syntax import is_main_guard
 from grader.text import readable
+from grader.units import Unit
 
 PROBE_DIR = Path(__file__).parent / "probe"
-
-
-@dataclass(frozen=True)
-class Unit:
-    """A piece of code run on its own: a notebook cell, or a script's top-level statement."""
-
-    question: str | None
-    label: str
-    source: str = ""  # notebook cell source
-    start: int = 0  # script: first and last line
-    end: int = 0
-    indented: bool = False  # script: a statement inside `if __name__ == "__main__":`
-    syntax_error: str | None = None
-    definition: bool = False  # script: only defines (def, class, import): safe to run again
 
 
 def notebook_units(submission: Submission, attribution: Attribution) -> list[Unit]:

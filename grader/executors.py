@@ -11,23 +11,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from grader.scoring import SubmissionResult, grade
-
-if TYPE_CHECKING:
-    from grader.batch import Batch
+from grader.settings import Settings
 
 Todo = list[tuple[int, str, Path]]  # (index in the batch, student, path)
 
 
-def grade_one(batch: Batch, student: str, path: Path) -> SubmissionResult:
+def grade_one(batch: Settings, student: str, path: Path) -> SubmissionResult:
     """The unit of work, the same wherever it runs."""
     return grade(student, path, batch.rubric, batch.limits, batch.protect, batch.engine)
 
 
 class Executor(Protocol):
-    def run(self, batch: Batch, todo: Todo) -> Iterator[tuple[int, SubmissionResult]]: ...
+    def run(self, batch: Settings, todo: Todo) -> Iterator[tuple[int, SubmissionResult]]: ...
 
     def cancel(self) -> None: ...
 
@@ -40,7 +38,7 @@ class LocalExecutor:
     def __init__(self, jobs: int) -> None:
         self.pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="grade")
 
-    def run(self, batch: Batch, todo: Todo) -> Iterator[tuple[int, SubmissionResult]]:
+    def run(self, batch: Settings, todo: Todo) -> Iterator[tuple[int, SubmissionResult]]:
         futures = {self.pool.submit(grade_one, batch, student, path): index for index, student, path in todo}
         for future in as_completed(futures):
             yield futures[future], future.result()  # grade() turns every failure into a result
@@ -63,7 +61,7 @@ class DaskExecutor:
         self.client = Client(scheduler)
         self.futures: list = []
 
-    def run(self, batch: Batch, todo: Todo) -> Iterator[tuple[int, SubmissionResult]]:
+    def run(self, batch: Settings, todo: Todo) -> Iterator[tuple[int, SubmissionResult]]:
         from distributed import as_completed as dask_completed
 
         indexes = {}

@@ -26,9 +26,9 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from grader.evidence import UnitOutcome
-from grader.execution import Unit
 from grader.probe._grader_proctree import kill_descendants
 from grader.sandbox import Limits, RunSandbox
+from grader.units import Unit
 
 _SETUP = ("import _grader_probe as _grader_probe; _grader_probe.install_taps(); "
           "_grader_probe.tap_display(get_ipython(), passthrough=True); "

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.evidence import UnitOutcome
-from grader.execution import Unit
 from grader.probe._grader_sandbox import SANDBOX_FAILED
 from grader.sandbox import Limits, RunSandbox
+from grader.units import Unit
 from grader.zygote import zygote
 
 STUCK = 75  # the runner's exit code after a unit that ignored its interrupt was reported

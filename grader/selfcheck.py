@@ -61,10 +61,11 @@ def check(question: str | None = None, path: str | os.PathLike | None = None,
 
 
 def _check(question: str | None, path: str | os.PathLike | None, rubric: str | os.PathLike | None) -> Feedback | None:
-    from grader.batch import Batch, grade_all
+    from grader.batch import grade_all
     from grader.cli import DEFAULT_RUBRIC
     from grader.rubric import RubricError, load_rubric
     from grader.sandbox import Limits
+    from grader.settings import Settings
 
     target = Path(path) if path is not None else _this_file()
     if not target.exists():
@@ -85,7 +86,7 @@ def _check(question: str | None, path: str | os.PathLike | None, rubric: str | o
         raise SelfCheckError(f"no question {question!r} in {rubric_path.name} "
                              f"(its questions: {', '.join(q.id for q in loaded.questions)})")
     limits = replace(Limits(), **loaded.limits)  # type: ignore[arg-type]  # Rubric.limits: issue 11 types it
-    outcome = grade_all([(target.stem, target)], Batch(loaded, limits))
+    outcome = grade_all([(target.stem, target)], Settings(loaded, limits))
     [result] = outcome.results
     if wanted is not None:
         result = replace(result, questions=tuple(q for q in result.questions if q.id == wanted),

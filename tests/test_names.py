@@ -362,8 +362,8 @@ def test_run_autograder_grades_a_real_submission(tmp_path):
 
 
 def test_a_deep_student_directory_neither_crashes_discovery_nor_the_cache(tmp_path):
-    from grader.batch import Batch
     from grader.cache import Cache
+    from grader.settings import Settings
 
     student = tmp_path / "class" / "deep"
     write_notebook(tmp_path / "hw.ipynb", CELLS)
@@ -380,11 +380,11 @@ def test_a_deep_student_directory_neither_crashes_discovery_nor_the_cache(tmp_pa
     assert name == "deep" and load(name, path).path == student / "hw.ipynb"
     rubric = load_rubric(DEFAULT_RUBRIC)
     cache = Cache(tmp_path / "cache")
-    key = cache.key(path, Batch(rubric, Limits()))
-    assert key and key == cache.key(path, Batch(rubric, Limits()))
+    key = cache.key(path, Settings(rubric, Limits()))
+    assert key and key == cache.key(path, Settings(rubric, Limits()))
     with open(deep + b"/note.txt", "wb") as handle:
         handle.write(b"changed")
-    assert cache.key(path, Batch(rubric, Limits())) != key  # a change deep down is a new key
+    assert cache.key(path, Settings(rubric, Limits())) != key  # a change deep down is a new key
     os.unlink(deep + b"/note.txt")
     for level in reversed(levels):
         os.rmdir(level)
