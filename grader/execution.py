@@ -22,13 +22,11 @@ import grader
 from grader.attribution import Attribution
 from grader.evidence import Evidence, build_evidence
 from grader.probe._grader_sandbox import copy_tree
-from grader.sandbox import Limits, RunSandbox, format_size, passed_environment
+from grader.sandbox import PROBE_DIR, Limits, RunSandbox, format_size, passed_environment
 from grader.submission import Submission, SubmissionError, walk
 from grader.syntax import is_main_guard
 from grader.text import readable
 from grader.units import Unit
-
-PROBE_DIR = Path(__file__).parent / "probe"
 
 
 def notebook_units(submission: Submission, attribution: Attribution) -> list[Unit]:

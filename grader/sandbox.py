@@ -166,6 +166,8 @@ def abort_all() -> None:
         run.sweep()
 
 
+PROBE_DIR = Path(__file__).parent / "probe"  # the probe and the launcher: on every run's path, read-only
+
 class Aborted(Exception):
     """The batch was interrupted before this run could start."""
 
@@ -355,7 +357,7 @@ class RunSandbox:
     def command(self, argv: list[str]) -> list[str]:
         """`argv`, started through the launcher with this run's protections (its
         instructions on stdin: `stdin()`)."""
-        launcher = Path(__file__).parent / "probe" / "_grader_sandbox.py"
+        launcher = PROBE_DIR / "_grader_sandbox.py"
         return [sys.executable, "-S", str(launcher), "--", *argv]
 
     def instructions(self, cwd: Path, runner: dict | None = None) -> dict:

@@ -14,9 +14,7 @@ import threading
 from itertools import count
 from pathlib import Path
 
-from grader.sandbox import passed_environment
-
-PROBE_DIR = Path(__file__).parent / "probe"
+from grader.sandbox import PROBE_DIR, passed_environment
 
 
 class Run:

@@ -24,7 +24,7 @@ from grader.review import Review
 from grader.sandbox import MIB, Limits
 from grader.scoring import asked
 from grader.submission import load
-from tests.conftest import EXAMPLES, grade_path, leftovers, write_notebook
+from tests.helpers import EXAMPLES, grade_path, leftovers, write_notebook
 
 ENGINES = ["shell", "kernel"]
 QUESTIONS = frozenset({"q1", "q2", "q3", "q4", "q5", "q6"})

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from grader.cli import main
-from tests.conftest import EXAMPLES, ROOT, leftovers, write_notebook
+from tests.helpers import EXAMPLES, ROOT, leftovers, write_notebook
 
 SLOW = "import time\ntime.sleep(1.5)\nprint('Results:', [1, 4, 9, 16, 25])"
 

@@ -9,7 +9,7 @@ import sys
 
 from grader.cli import main
 from grader.text import report_name
-from tests.conftest import EXAMPLES, ROOT
+from tests.helpers import EXAMPLES, ROOT
 
 PICK = ["model_solution.ipynb", "made_up_pid.ipynb", "invalid_file.ipynb"]
 

@@ -8,8 +8,7 @@ import json
 import pytest
 
 from grader.cli import main
-from tests.conftest import EXAMPLES
-from tests.test_examples import EXPECTED
+from tests.helpers import EXAMPLES, EXPECTED
 
 distributed = pytest.importorskip("distributed", reason="the dask extra is part of the test dependencies")
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.conftest import EXAMPLES, Watch, check, grade_path, named, scores, write_notebook
+from tests.helpers import EXAMPLES, Watch, check, grade_path, named, scores, write_notebook
 
 MODEL = json.loads((EXAMPLES / "model_solution.ipynb").read_text())
 Q6_MODEL = "".join(MODEL["cells"][-1]["source"])

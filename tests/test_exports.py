@@ -11,7 +11,7 @@ import pytest
 from grader.cli import main
 from grader.reports import gradescope, html
 from grader.text import report_name
-from tests.conftest import EXAMPLES, grade_path
+from tests.helpers import EXAMPLES, grade_path
 
 
 @pytest.fixture(scope="module")

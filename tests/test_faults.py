@@ -19,9 +19,8 @@ import pytest
 
 from grader.cli import main
 from grader.review import Review
-from tests.conftest import EXAMPLES, check, grade_path, leftovers, scores, write_notebook
+from tests.helpers import EXAMPLES, FULL, check, grade_path, leftovers, scores, write_notebook
 
-FULL = {"q1": 10, "q2": 10, "q3": 20, "q4": 10, "q5": 25, "q6": 25}
 CODE_CELL = {"q3": 4, "q5": 7, "q6": 9}  # index of each question's code cell in the model notebook
 
 

@@ -14,7 +14,7 @@ from grader.archive import ArchiveError, unpack
 from grader.cli import main
 from grader.gradebook import Gradebook, finalize, key
 from grader.text import report_name
-from tests.conftest import EXAMPLES
+from tests.helpers import EXAMPLES
 
 MODEL = (EXAMPLES / "model_solution.ipynb").read_bytes()
 MADE_UP = (EXAMPLES / "made_up_pid.ipynb").read_bytes()

@@ -17,8 +17,7 @@ import yaml
 
 from grader.cli import main
 from grader.kit import RUBRIC_NAME
-from tests.conftest import EXAMPLES, ROOT, check, grade_path, scores, write_notebook
-from tests.test_names import build_wheel
+from tests.helpers import EXAMPLES, ROOT, build_wheel, check, grade_path, scores, write_notebook
 
 # An instructor's rubric with hidden checks whose details must never reach a student.
 SECRET_WORDS = ["zebracorn", "quokkafish"]
@@ -230,7 +229,7 @@ def test_messages_name_a_cell_as_the_student_sees_it(rubric, tmp_path):
 
 
 def test_run_autograder_uses_a_grader_installed_from_the_wheel(tmp_path):
-    from tests.test_names import run_autograder
+    from tests.helpers import run_autograder
 
     _venv, environment = wheel_venv(tmp_path)
     notebook = (EXAMPLES / "model_solution.ipynb").read_text()

@@ -9,7 +9,7 @@ import pytest
 from grader.attribution import attribute
 from grader.scoring import asked
 from grader.submission import SubmissionError, discover, load
-from tests.conftest import EXAMPLES, grade_path, scores, write_notebook
+from tests.helpers import EXAMPLES, grade_path, scores, write_notebook
 
 NBCONVERT = '''#!/usr/bin/env python
 # coding: utf-8

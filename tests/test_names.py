@@ -15,7 +15,6 @@ import csv
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -28,7 +27,7 @@ from grader.sandbox import Limits
 from grader.scoring import grade
 from grader.submission import find_submissions, load
 from grader.text import csv_cell, readable, report_name, terminal
-from tests.conftest import ROOT, grade_path, write_notebook
+from tests.helpers import REAL_GRADER, ROOT, build_wheel, grade_path, run_autograder, write_notebook
 
 # What a student's notebook holds: a question and a tiny bit of code. The names are the attack.
 CELLS = [("md", "## Q3. Write a python code to create a process."), ("code", "print('hello')")]
@@ -259,20 +258,6 @@ def test_nbformat_v3_notebooks_are_read(tmp_path, rubric):
 
 # --- packaging ---------------------------------------------------------------------------
 
-def build_wheel(tmp_path: Path) -> Path:
-    """A wheel of a copy of the source (the work tree gets no build/ or egg-info), offline."""
-    source = tmp_path / "source"
-    source.mkdir()
-    for name in ("grader", "rubrics"):
-        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, source / name)
-    dist = tmp_path / "dist"
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
-                            "--quiet", "-w", str(dist), str(source)], capture_output=True, text=True, timeout=300)
-    assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
-    [wheel] = dist.glob("grader-*.whl")
-    return wheel
 
 
 def test_wheel_ships_the_rubric_the_probe_and_every_module(tmp_path):
@@ -306,27 +291,8 @@ def test_wheel_ships_the_rubric_the_probe_and_every_module(tmp_path):
     assert document["score"] == 0 and "could not be graded" in document["output"] and "not valid JSON" in document["output"]
 
 
-def run_autograder(tmp_path: Path, grader_script: str | None, submission_text: str = "{not json",
-                   args: tuple[str, ...] = (), path: str = "/usr/bin:/bin") -> tuple[subprocess.CompletedProcess, Path]:
-    """`path`: the PATH run_autograder sees (by default, one without a grader)."""
-    source, submission, results = tmp_path / "source", tmp_path / "submission", tmp_path / "results"
-    (source / ".venv" / "bin").mkdir(parents=True)
-    submission.mkdir()
-    (submission / "hw.ipynb").write_text(submission_text)
-    if grader_script is not None:
-        grader = source / ".venv" / "bin" / "grader"
-        grader.write_text(grader_script)
-        grader.chmod(0o755)
-    results.mkdir()
-    (results / "results.json").write_text('{"score": 100, "stale": true}')  # an earlier run's
-    environment = {**os.environ, "GRADER_SOURCE_DIR": str(source), "GRADER_SUBMISSION_DIR": str(submission),
-                   "GRADER_RESULTS_DIR": str(results), "PATH": path}
-    ran = subprocess.run(["bash", str(ROOT / "gradescope" / "run_autograder"), *args], capture_output=True,
-                         text=True, env=environment, timeout=300)
-    return ran, results / "results.json"
 
 
-REAL_GRADER = f"#!/bin/sh\ncd {ROOT} && exec {sys.executable} -m grader \"$@\"\n"
 
 
 def test_run_autograder_writes_results_when_the_grader_is_missing_or_crashes(tmp_path):

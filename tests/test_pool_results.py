@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from grader.rubric import load_rubric
-from tests.conftest import check, grade_path, write_notebook
+from tests.helpers import check, grade_path, write_notebook
 
 RUBRIC = """assignment: pools
 questions:

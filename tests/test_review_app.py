@@ -19,7 +19,7 @@ from grader.cli import main
 from grader.gradebook import Gradebook
 from grader.review_app import create_app
 from grader.text import report_name
-from tests.conftest import EXAMPLES, write_notebook
+from tests.helpers import EXAMPLES, write_notebook
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 HOSTILE = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'

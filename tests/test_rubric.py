@@ -7,7 +7,7 @@ import pytest
 from grader.checks import CHECK_KINDS
 from grader.cli import DEFAULT_RUBRIC, main
 from grader.rubric import RubricError, load_rubric
-from tests.conftest import write_notebook
+from tests.helpers import write_notebook
 
 GOOD = """\
 assignment: Tiny

@@ -10,7 +10,7 @@ import pytest
 
 from grader import doctor, scoring
 from grader.cli import main
-from tests.conftest import EXAMPLES, Watch, grade_path, leftovers, scores, write_notebook
+from tests.helpers import EXAMPLES, Watch, grade_path, leftovers, scores, write_notebook
 
 DAEMON = """import multiprocessing, os, time
 

@@ -15,7 +15,7 @@ from grader.checks import Concepts, RanCleanly, RealPids, SeparateWriters
 from grader.evidence import Evidence, Process, QuestionEvidence, UnitOutcome, Write
 from grader.sandbox import Limits
 from grader.scoring import _notes, _run_check
-from tests.conftest import check, grade_path, write_notebook
+from tests.helpers import check, grade_path, write_notebook
 
 ROOT = 100
 
