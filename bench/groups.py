@@ -51,7 +51,7 @@ def main() -> int:
     print(f"{'question':8} {'how':8} {'answers':>7} {'groups':>6} {'mixed groups':>12} {'answers in them':>15} "
           f"{'2+ meanings':>11} {'groups per meaning':>18} {'seconds':>7}")
     for question in rubric.questions:
-        code = any(not c.reads_text for c in question.checks)
+        code = question.asks_code
         for name, use_model in (modes if not code else [("observed", False)]):
             started = time.monotonic()
             groups = group_question(results, question.id, code, use_model)

@@ -292,7 +292,7 @@ def _check(args: argparse.Namespace, rubric: Rubric, limits: Limits) -> int:
         return 130
     [result] = outcome.results
     print(terminal(feedback_md.render(result, rubric.assignment), lines=True))
-    full = result.status == "graded" and result.score >= result.max_score - feedback_md.withheld_points(result)
+    full = result.status == "graded" and result.score >= result.max_score - result.withheld_points
     return 0 if full else 1
 
 

@@ -73,10 +73,9 @@ def _template(rubric: Rubric) -> nbformat.NotebookNode:
     notebook = new_notebook()
     cells = [new_markdown_cell(f"# {rubric.assignment}")]
     for number, question in enumerate(rubric.questions, start=1):
-        asks_code = any(not check.reads_text for check in question.checks)
         tags = {"tags": [question.id]}
         cells.append(new_markdown_cell(f"## {question.id.upper()}. {question.prompt}", metadata=tags))
-        answer = new_code_cell("# your code here", metadata=tags) if asks_code else \
+        answer = new_code_cell("# your code here", metadata=tags) if question.asks_code else \
             new_markdown_cell("Your answer here.", metadata=tags)
         cells.append(answer)
     cells.append(new_code_cell("import grader\ngrader.check()  # your feedback, from the notebook as saved",

@@ -31,6 +31,8 @@ class Missing(str, enum.Enum):
 @dataclass(frozen=True)
 class Published:
     results: list[SubmissionResult]  # as every export shows them
+    own: list[SubmissionResult]  # the grader's, before overrides and the late policy
+    pairs: list[Pair]
     rubric: Rubric
     unmatched: list[SubmissionResult]  # submissions that match no roster row
     absent: list[dict[str, str]]  # roster rows with no submission
@@ -57,8 +59,8 @@ def publish(book: Gradebook, out: Path, changed: frozenset[str] | None = None) -
     recorded rubric or roster is gone."""
     rubric = load_rubric(Path(str(book.get("rubric"))))
     overrides = book.overrides()
-    results = [finalize(result, overrides.get(key(result), []), rubric.late_penalty)
-               for result in book.results(list(book.get("students", [])))]
+    own = book.results(list(book.get("students", [])))
+    results = [finalize(result, overrides.get(key(result), []), rubric.late_penalty) for result in own]
     skipped = [Skipped(path, reason) for path, reason in book.get("skipped", [])]
     pairs = [Pair.from_json(pair) for pair in book.get("pairs", [])]
     roster_path = book.get("roster")
@@ -69,4 +71,4 @@ def publish(book: Gradebook, out: Path, changed: frozenset[str] | None = None) -
         unmatched, absent = canvas.write(results, roster, rubric, str(book.get("assignment_id", "")),
                                          Missing(book.get("missing", "blank")) is Missing.ZERO, out / "canvas.csv")
     reports.write_all(results, rubric, out, skipped, pairs, absent, changed)
-    return Published(results, rubric, unmatched, absent)
+    return Published(results, own, pairs, rubric, unmatched, absent)

@@ -30,6 +30,11 @@ class Question:
     points: float
     checks: tuple[Check, ...]
 
+    @property
+    def asks_code(self) -> bool:
+        """Any check beyond reading the text answer: the answer is code."""
+        return any(not check.reads_text for check in self.checks)
+
 
 @dataclass(frozen=True)
 class Rubric:

@@ -105,6 +105,11 @@ class SubmissionResult:
     penalty: float = 0.0  # points taken off by the rubric's late policy
     auto_score: float | None = None  # the grader's own total, when overrides or a penalty changed it
 
+    @property
+    def withheld_points(self) -> float:
+        """Points of a student kit's hidden checks, which only the instructor's batch grades."""
+        return sum(c.max_score for q in self.questions for c in q.checks if c.withheld)
+
     @classmethod
     def from_dict(cls, data: dict) -> SubmissionResult:
         """The inverse of `dataclasses.asdict`, for cached results."""
@@ -152,7 +157,7 @@ def asked(rubric: Rubric) -> tuple[Asked, ...]:
     """What attribution must know of the rubric: each question's prompt, and whether it
     asks for code (any check beyond reading the text answer)."""
     return tuple(
-        Asked(q.id, q.prompt, any(not c.reads_text for c in q.checks),
+        Asked(q.id, q.prompt, q.asks_code,
               tuple(name for c in q.checks for name in getattr(c, "calls", ())))
         for q in rubric.questions
     )

@@ -94,7 +94,7 @@ def _check(question: str | None, path: str | os.PathLike | None, rubric: str | o
                          score=sum(q.score for q in result.questions if q.id == wanted),
                          max_score=sum(q.max_score for q in result.questions if q.id == wanted))
     feedback = Feedback(result, loaded.assignment)
-    if _shell() is not None and getattr(_shell(), "kernel", None) is not None:
+    if getattr(_shell(), "kernel", None) is not None:
         from IPython.display import display
 
         display(feedback)

@@ -139,11 +139,12 @@ def _pairs(results: list[SubmissionResult], material: Material, shared_text: tup
     common = given | {h for h, n in counts.items() if n >= max(3, SHARED * len(docs))}
     own = {student: {h: at for h, at in doc.fingerprints.items() if h not in common} for student, doc in docs.items()}
     coverage = {student: get_token_coverage(own[student], K, len(docs[student].filtered)) for student in docs}
+    hashes = {student: set(fingerprints) for student, fingerprints in own.items()}  # once, not once per pair
     found = []
     students = sorted(docs)
     for i, a in enumerate(students):
         for b in students[i + 1:]:
-            ha, hb = set(own[a]), set(own[b])
+            ha, hb = hashes[a], hashes[b]
             shared = ha & hb
             if not shared or max(_most(own[a], shared, coverage[a]), _most(own[b], shared, coverage[b])) < THRESHOLD:
                 continue  # even if every shared fingerprint's K characters were new, not enough

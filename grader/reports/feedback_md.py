@@ -19,7 +19,7 @@ def render(result: SubmissionResult, assignment: str) -> str:
         lines += [f"**Could not be graded:** {result.error}", "",
                   f"Score: {result.score:g} / {result.max_score:g}", ""]
         return "\n".join(lines)
-    later = withheld_points(result)
+    later = result.withheld_points
     if later:
         lines += [(f"**Score: {result.score:g} / {result.max_score - later:g} on the checks run here**; "
                    f"{later:g} more points are in hidden checks your instructor grades after you hand in."), ""]
@@ -65,11 +65,6 @@ def render(result: SubmissionResult, assignment: str) -> str:
 
 # Review flags are the instructor's, but a student reads them too (the feedback, a self-check)
 REVIEW_HEADING = "Marks that rest on a guess (the instructor looks at these; a clear header per answer avoids them)"
-
-
-def withheld_points(result: SubmissionResult) -> float:
-    """Points of a student kit's hidden checks, which only the instructor's batch grades."""
-    return sum(c.max_score for q in result.questions for c in q.checks if c.withheld)
 
 
 def _override_line(override: Override, auto_score: float | None) -> str:

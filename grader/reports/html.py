@@ -18,7 +18,7 @@ from grader.rubric import Rubric
 from grader.scoring import ProcessView, SubmissionResult
 from grader.similarity import Pair
 from grader.submission import Skipped
-from grader.text import readable, report_name, terminal
+from grader.text import readable, report_name, scrub
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -31,7 +31,6 @@ def _environment() -> Environment:
     environment.globals["tree"] = tree
     environment.globals["report_name"] = report_name
     environment.globals["by_id"] = lambda questions: {question.id: question for question in questions}
-    environment.globals["withheld_points"] = feedback_md.withheld_points
     environment.globals["review_heading"] = feedback_md.REVIEW_HEADING
     return environment
 
@@ -95,7 +94,7 @@ def summary(results: list[SubmissionResult], rubric: Rubric, skipped: Sequence[S
 def _pair_view(pair: Pair) -> dict:
     """A similar pair with each side cut into matched and unmatched pieces, each scrubbed
     (the offsets are the raw text's, so the text is cut before it is cleaned)."""
-    return {"pair": pair, "sides": [[(terminal(readable(text), lines=True), matched) for text, matched in pair.pieces(side)]
+    return {"pair": pair, "sides": [[(scrub(text), matched) for text, matched in pair.pieces(side)]
                                     for side in (0, 1)]}
 
 

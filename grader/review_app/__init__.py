@@ -31,8 +31,7 @@ from grader.groups import SPREADS, Group, group_question
 from grader.reports.html import tree
 from grader.rubric import Rubric
 from grader.scoring import SubmissionResult
-from grader.similarity import Pair
-from grader.text import readable, report_name, scrub, terminal
+from grader.text import report_name, scrub
 
 LOOPBACK = ("127.0.0.1", "localhost")
 
@@ -54,12 +53,12 @@ class Review:
         self.results: list[SubmissionResult] = [scrub(r) for r in published.results]
         self.rubric: Rubric = published.rubric
         self.absent = published.absent
-        self.pairs = [Pair.from_json(p) for p in self.book.get("pairs", [])]
+        self.pairs = published.pairs
         self.by_student = {r.student: r for r in self.results}
-        self.own = self.book.results([key(r) for r in self.results])  # before overrides: what groups are made of
+        self.own = published.own  # before overrides: what groups are made of
 
     def asks_code(self, question: str) -> bool:
-        return any(not c.reads_text for q in self.rubric.questions if q.id == question for c in q.checks)
+        return any(q.asks_code for q in self.rubric.questions if q.id == question)
 
     def groups(self, question: str, spread: float) -> list[Group]:
         if (question, spread) not in self._groups:
@@ -70,7 +69,7 @@ class Review:
 
 def _show(text: object) -> str:
     """Student text as every report shows it: no control or bidi characters (then escaped)."""
-    return terminal(readable(str(text)), lines=True)
+    return scrub(str(text))
 
 
 def create_app(book: Gradebook, out: Path, token: str, use_model: bool = True) -> Flask:
