@@ -175,6 +175,43 @@ def test_the_run_has_no_privileges_and_reaches_no_host_socket(tmp_path, rubric, 
     assert found["socket"] != "connected"
 
 
+TERMINALS = """import glob, json, os
+found = {"before": sorted(os.listdir("/dev/pts")) if os.path.isdir("/dev/pts") else []}
+try:
+    leader, follower = os.openpty()
+    found["own"] = os.ttyname(follower)
+except OSError as exc:
+    found["own"] = exc.strerror
+found["after"] = sorted(os.listdir("/dev/pts")) if os.path.isdir("/dev/pts") else []
+found["written"] = []
+for path in glob.glob("/dev/pts/[0-9]*") + ["/dev/tty", "/dev/console"]:
+    if path == found["own"]:
+        continue
+    try:
+        with open(path, "w") as terminal:
+            terminal.write("forged")
+        found["written"].append(path)
+    except OSError:
+        pass
+print(json.dumps(found))
+"""
+
+
+def test_the_runs_terminals_are_its_own_and_no_other_is_reachable(tmp_path, rubric):
+    """The run has a devpts of its own (`!cmd` in a kernel needs a terminal): it sees no
+    terminal of the host or of another run, and can write to none but those it opened."""
+    host_leader, host_follower = os.openpty()  # a terminal of the grader's side, which must stay out of sight
+    try:
+        found = report(run(tmp_path, rubric, [("md", "Q3."), ("code", TERMINALS)]))
+    finally:
+        os.close(host_leader)
+        os.close(host_follower)
+    assert set(found["before"]) <= {"ptmx"}, found  # nothing of the host's
+    assert found["written"] == [], found
+    if found["own"].startswith("/dev/pts/"):  # where the mount is allowed: numbered from 0, its own
+        assert found["own"] == "/dev/pts/0" and set(found["after"]) == {"ptmx", "0"}, found
+
+
 # --- 3. students do not see each other --------------------------------------------------------
 
 LOOK_AROUND = """import glob, json, os, time

@@ -192,3 +192,23 @@ def test_an_exception_message_reaches_the_feedback_bounded():
     evidence = replace(view("", "text"), units=(UnitOutcome("q", "cell 1", "error", huge),))
     detail = RanCleanly(points=1).evaluate(evidence).detail
     assert "ValueError: boom" in detail and len(detail) < 3_000 and "cut" in detail
+
+
+@pytest.mark.parametrize("name", sorted(PAYLOADS) + ["forged frames"])
+def test_a_failed_childs_stderr_is_read_in_bounded_time_and_quoted_briefly(name):
+    """`checks.child_failure` reads what a failed child wrote to stderr: a student who read
+    the code can write a traceback of their own, as long and as odd as they like."""
+    from dataclasses import replace
+
+    from grader.checks import child_failure
+
+    payload = ("Traceback (most recent call last):\n" + '  File "x", line 1, in f\n    y\n' * 20_000
+               + "Can't get attribute __main__ " + "E" * 100_000) if name == "forged frames" else PAYLOADS[name]
+    child = replace(proc(101, "Process-1", stderr="Traceback (most recent call last):\n" + payload), exit_code=1)
+    with bounded(f"child_failure on {name!r}"):
+        said = child_failure(child)
+    assert len(said) <= 1_000, f"{name!r}: {len(said)} characters quoted"
+    evidence = replace(view("", "text"), children=(child,))
+    with bounded(f"ran_cleanly on {name!r}"):
+        outcome = RanCleanly(points=1).evaluate(evidence)
+    assert outcome.fraction == 0 and len(outcome.detail) <= 5_000
