@@ -23,11 +23,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.make_class import make
-from grader.gradebook import Gradebook
-from grader.groups import group_question, model_available
-from grader.publish import publish
-from grader.rubric import load_rubric
-from grader.similarity import Pair
+from grader.analysis.groups import group_question, model_available
+from grader.analysis.similarity import Pair
+from grader.gradebook.publish import publish
+from grader.gradebook.store import Gradebook
+from grader.grading.rubric import load_rubric
 
 
 def main() -> int:

@@ -14,32 +14,22 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from grader import doctor, publish, similarity
-from grader.batch import Progress, grade_all
-from grader.cache import Cache
-from grader.execution import ENGINES
-from grader.executors import DaskExecutor, Executor, LocalExecutor
-from grader.gradebook import Gradebook, GradebookError
-from grader.publish import Missing
+from grader.analysis import similarity
+from grader.batch.cache import Cache
+from grader.batch.executors import DaskExecutor, Executor, LocalExecutor
+from grader.batch.grade_all import Progress, grade_all
+from grader.batch.settings import Settings
+from grader.common.text import readable, terminal
+from grader.gradebook import publish
+from grader.gradebook.publish import Missing
+from grader.gradebook.store import Gradebook, GradebookError
+from grader.grading.rubric import DEFAULT_RUBRIC, Rubric, RubricError, load_rubric
+from grader.load.submission import SubmissionError, find_submissions, load
 from grader.reports import canvas, feedback_md, gradescope, table
-from grader.rubric import Rubric, RubricError, load_rubric
-from grader.sandbox import LIMIT_NAMES, Limits, format_size, parse_size
-from grader.settings import Settings
-from grader.submission import SubmissionError, find_submissions, load
-from grader.text import readable, terminal
+from grader.run import doctor
+from grader.run.engine import EngineKind
+from grader.run.limits import LIMIT_NAMES, Limits, format_size, limit_value
 
-
-def _default_rubric() -> Path:
-    """The shipped rubric: package data of an installed grader (`grader/rubrics/`, built
-    from the repository's `rubrics/`, see pyproject.toml), else the repository's own file."""
-    package = Path(__file__).resolve().parent
-    for candidate in (package / "rubrics", package.parent / "rubrics"):
-        if (candidate / "multiprocessing.yaml").is_file():
-            return candidate / "multiprocessing.yaml"
-    return package / "rubrics" / "multiprocessing.yaml"  # missing: load_rubric says so
-
-
-DEFAULT_RUBRIC = _default_rubric()
 # Gradescope's results directory; tests and other hosts point it elsewhere.
 RESULTS_DIR = Path(os.environ.get("GRADER_RESULTS_DIR") or "/autograder/results")
 
@@ -62,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             gradescope.write_document(gradescope.failure(f"the rubric cannot be used: {readable(str(exc))}"), args.results)
         return 2
     chosen = {name: getattr(args, name) for name in LIMIT_NAMES if getattr(args, name) is not None}
-    limits = replace(Limits(), **{**rubric.limits, **chosen})
+    limits = replace(rubric.limits, **chosen)
     if args.command == "grade":
         return _grade(args, rubric, limits)
     if args.command == "gradescope":
@@ -111,41 +101,37 @@ def _parser() -> argparse.ArgumentParser:
     defaults = Limits()
     for sub in (grade, check, gradescope):
         sub.add_argument("--rubric", type=Path, default=DEFAULT_RUBRIC, help="YAML rubric (default: the shipped one)")
-        sub.add_argument("--engine", choices=ENGINES, default="shell",
+        sub.add_argument("--engine", type=EngineKind, choices=list(EngineKind), default=EngineKind.SHELL,
                          help="how notebooks run: IPython in a plain process (shell, fast) or a Jupyter kernel")
         limits = sub.add_argument_group("limits (default: the rubric's, else these)")
-        limits.add_argument("--timeout", type=_positive_float, help=f"wall seconds per question ({defaults.timeout:g})")
-        limits.add_argument("--submission-timeout", type=_positive_float, help=f"wall seconds per submission ({defaults.submission_timeout:g})")
-        limits.add_argument("--memory", type=_size, help=f"memory per process ({format_size(defaults.memory)})")
-        limits.add_argument("--memory-total", type=_size, help=f"memory of all processes together ({format_size(defaults.memory_total)})")
-        limits.add_argument("--processes", type=_positive_int, help=f"processes alive at once ({defaults.processes})")
-        limits.add_argument("--output-limit", dest="output", type=_size, help=f"output kept per question ({format_size(defaults.output)})")
-        limits.add_argument("--cpu-time", type=_positive_float, help=f"CPU seconds per process ({defaults.cpu_time:g})")
-        limits.add_argument("--file-size", type=_size, help=f"largest file written ({format_size(defaults.file_size)})")
-        limits.add_argument("--disk", type=_size, help=f"all files a run writes together ({format_size(defaults.disk)})")
-        limits.add_argument("--files", type=_positive_int, help=f"files and directories a run may create ({defaults.files})")
-        limits.add_argument("--output-total", type=_size, help=f"output kept of all processes together ({format_size(defaults.output_total)})")
+        limits.add_argument("--timeout", type=_limit("timeout"), help=f"wall seconds per question ({defaults.timeout:g})")
+        limits.add_argument("--submission-timeout", type=_limit("submission_timeout"), help=f"wall seconds per submission ({defaults.submission_timeout:g})")
+        limits.add_argument("--memory", type=_limit("memory"), help=f"memory per process ({format_size(defaults.memory)})")
+        limits.add_argument("--memory-total", type=_limit("memory_total"), help=f"memory of all processes together ({format_size(defaults.memory_total)})")
+        limits.add_argument("--processes", type=_limit("processes"), help=f"processes alive at once ({defaults.processes})")
+        limits.add_argument("--output-limit", dest="output", type=_limit("output"), help=f"output kept per question ({format_size(defaults.output)})")
+        limits.add_argument("--cpu-time", type=_limit("cpu_time"), help=f"CPU seconds per process ({defaults.cpu_time:g})")
+        limits.add_argument("--file-size", type=_limit("file_size"), help=f"largest file written ({format_size(defaults.file_size)})")
+        limits.add_argument("--disk", type=_limit("disk"), help=f"all files a run writes together ({format_size(defaults.disk)})")
+        limits.add_argument("--files", type=_limit("files"), help=f"files and directories a run may create ({defaults.files})")
+        limits.add_argument("--output-total", type=_limit("output_total"), help=f"output kept of all processes together ({format_size(defaults.output_total)})")
     return parser
 
 
-def _size(text: str) -> int:
-    try:
-        return parse_size(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def _limit(name: str):  # type: ignore[no-untyped-def]
+    """argparse's type for limit `name`: the same values a rubric's `limits:` takes."""
+    def parse(text: str) -> float | int:
+        try:
+            return limit_value(name, text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return parse
 
 
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
     return value
 
 
@@ -229,7 +215,7 @@ def _shared_text(rubric: Rubric, template: Path | None) -> tuple[str, ...]:
 
 
 def _assign(args: argparse.Namespace) -> int:
-    from grader import kit
+    from grader.kit import assign as kit
 
     try:
         rubric = load_rubric(args.kit_rubric)
@@ -250,7 +236,7 @@ def _review(args: argparse.Namespace) -> int:
         print(f"grader: error: {terminal(str(path))}: no gradebook; grade first with `grader grade ... --out {terminal(str(args.out))}`",
               file=sys.stderr)
         return 2
-    from grader.review_app import serve
+    from grader.gradebook.review_app import serve
 
     try:
         return serve(Gradebook(path), args.out, args.port)

@@ -17,9 +17,11 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from grader.rubric import Rubric
-from grader.sandbox import Limits
-from grader.scoring import SubmissionResult, grade
+from grader.grading.results import SubmissionResult
+from grader.grading.rubric import Rubric
+from grader.grading.scoring import grade
+from grader.run.engine import EngineKind
+from grader.run.limits import Limits
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "submissions_example"
@@ -45,7 +47,7 @@ def check(result: SubmissionResult, question: str, name_part: str):
     return found
 
 
-def grade_path(path: Path, rubric: Rubric, timeout: float = 5, engine: str = "shell", **limits) -> SubmissionResult:
+def grade_path(path: Path, rubric: Rubric, timeout: float = 5, engine: EngineKind = EngineKind.SHELL, **limits) -> SubmissionResult:
     return grade(path.stem, path, rubric, Limits(timeout=timeout, **limits), engine=engine)
 
 

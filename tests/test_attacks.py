@@ -17,27 +17,29 @@ from pathlib import Path
 
 import pytest
 
-from grader.attribution import attribute
-from grader.evidence import Evidence
-from grader.execution import execute, kept_paths
-from grader.review import Review
-from grader.sandbox import MIB, Limits
-from grader.scoring import asked
-from grader.submission import load
+from grader.attribution.attribute import attribute
+from grader.evidence.model import Evidence
+from grader.evidence.read import read_evidence
+from grader.grading.review import Review
+from grader.grading.scoring import asked
+from grader.load.submission import load
+from grader.run.engine import EngineKind
+from grader.run.execute import execute, kept_paths
+from grader.run.limits import MIB, Limits
 from tests.helpers import EXAMPLES, grade_path, leftovers, write_notebook
 
-ENGINES = ["shell", "kernel"]
+ENGINES = list(EngineKind)
 QUESTIONS = frozenset({"q1", "q2", "q3", "q4", "q5", "q6"})
 
 
-def run(tmp_path: Path, rubric, cells: list[tuple[str, str]], engine: str = "shell", timeout: float = 5,
+def run(tmp_path: Path, rubric, cells: list[tuple[str, str]], engine: EngineKind = EngineKind.SHELL, timeout: float = 5,
         protect: tuple[Path, ...] = (), **limits) -> Evidence:
     folder = tmp_path / "class"
     folder.mkdir(exist_ok=True)
     path = write_notebook(folder / "attack.ipynb", cells)
     submission = load("attack", path)
-    return execute(submission, attribute(submission, asked(rubric)), Limits(timeout=timeout, **limits),
-                   QUESTIONS, protect, engine)
+    return read_evidence(execute(submission, attribute(submission, asked(rubric)), Limits(timeout=timeout, **limits),
+                                 QUESTIONS, protect, engine))
 
 
 def side_by_side(tmp_path: Path, rubric, codes: dict[str, str], stagger: float = 0.0, timeout: float = 5
@@ -91,15 +93,15 @@ print(json.dumps({{"planted": len(planted)}}))
 def test_planted_symlinks_and_fifos_change_no_host_file_and_stall_nothing(tmp_path, rubric, engine):
     target = tmp_path / "host-file.txt"
     target.write_text("the instructor's\n")
-    started = time.monotonic()
     evidence = run(tmp_path, rubric, [("md", "Q3."), ("code", PLANT.format(target=str(target))),
                                       ("code", "import os\nos._exit(3)  # the grader restarts the run"),
-                                      ("md", "Q5."), ("code", "print('after the restart')")], engine)
+                                      ("md", "Q5."), ("code", "print('after the restart')")], engine,
+                   submission_timeout=25)  # a stall would leave the last cell not run
     assert report(evidence)["planted"] > 0
     assert "after the restart" in printed(evidence)
     assert target.read_text() == "the instructor's\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["class", "host-file.txt"]
-    assert time.monotonic() - started < 30
+    assert [u.status for u in evidence.units][-1] == "ok"
 
 
 FORGED_NUMBERS = """import json, os, socket
@@ -387,9 +389,9 @@ def test_a_patched_getpid_prints_a_pid_the_kernel_does_not_know(tmp_path, rubric
 
 def test_a_disarmed_watchdog_does_not_outlive_the_time_limit(tmp_path, rubric):
     code = "import _grader_runner\n_grader_runner._watchdog.arm = lambda seconds: None\nwhile True:\n    pass\n"
-    started = time.monotonic()
-    evidence = run(tmp_path, rubric, [("md", "Q3."), ("code", code), ("md", "Q5."), ("code", "print('next')")], timeout=3)
-    assert time.monotonic() - started < 3 + 10
+    # kept from outside: else the unit would run on to the process's wall limit, and the next not at all
+    evidence = run(tmp_path, rubric, [("md", "Q3."), ("code", code), ("md", "Q5."), ("code", "print('next')")],
+                   timeout=3, submission_timeout=20)
     assert [u.status for u in evidence.units] == ["timeout", "ok"]
     assert "next" in printed(evidence)
     assert leftovers() == []
@@ -440,8 +442,8 @@ def test_a_sandbox_that_cannot_be_built_runs_nothing(tmp_path, rubric, engine):
     """Fail closed: a workspace too small for the copy means no run at all, not a run outside
     the protections."""
     path = write_notebook(tmp_path / "big.ipynb", [("md", "Q3."), ("code", "print('ran')\n# " + "x" * 20000)])
-    evidence = execute(load("big", path), attribute(load("big", path), asked(rubric)),
-                       Limits(timeout=5, disk=4096), QUESTIONS, (), engine)
+    evidence = read_evidence(execute(load("big", path), attribute(load("big", path), asked(rubric)),
+                                     Limits(timeout=5, disk=4096), QUESTIONS, (), engine))
     assert not evidence.writes
     assert [u.status for u in evidence.units] == ["not run"]
     if engine == "shell":
@@ -483,9 +485,9 @@ def test_a_forged_start_or_a_silenced_runner_does_not_stop_the_clock(tmp_path, r
     code = ("import _grader_probe, _grader_runner, time\n_grader_probe.emit('start', n=10**6)\n"
             "_grader_runner._watchdog.arm(None)\n_grader_runner._watchdog.arm = lambda seconds: None\n"
             "_grader_probe._sock = None\ntime.sleep(60)\n")
-    started = time.monotonic()
-    evidence = run(tmp_path, rubric, [("md", "Q3."), ("code", code), ("md", "Q5."), ("code", "print('next')")], timeout=3)
-    assert time.monotonic() - started < 3 + 10
+    # kept from outside: else the unit would run on to the process's wall limit, and the next not at all
+    evidence = run(tmp_path, rubric, [("md", "Q3."), ("code", code), ("md", "Q5."), ("code", "print('next')")],
+                   timeout=3, submission_timeout=20)
     assert [u.status for u in evidence.units] == ["timeout", "ok"]
     assert "next" in printed(evidence)  # in a fresh process: the silenced one was killed
 
@@ -566,7 +568,7 @@ def test_the_kernels_socket_directory_is_sealed_before_student_code(tmp_path, ru
     code = ("import glob, json, os\nfolder = os.path.dirname(os.path.dirname(os.environ['GRADER_PROBE_SOCKET'])) + '/kernel'\n"
             "try:\n    open(folder + '/filler', 'w').write('x')\n    found = 'written'\nexcept OSError as exc:\n"
             "    found = exc.strerror\nprint(json.dumps({'kernel_dir': found}))")
-    found = report(run(tmp_path, rubric, [("md", "Q3."), ("code", code)], "kernel"))
+    found = report(run(tmp_path, rubric, [("md", "Q3."), ("code", code)], EngineKind.KERNEL))
     assert found["kernel_dir"] != "written" or os.geteuid() != 0  # sealed as root; a user namespace cannot
 
 
@@ -606,11 +608,12 @@ print("flooded")
 
 GRADE_AND_MEASURE = """import resource, sys
 from pathlib import Path
-from grader.cli import DEFAULT_RUBRIC
-from grader.rubric import load_rubric
-from grader.sandbox import Limits
-from grader.scoring import grade
-result = grade("flood", Path(sys.argv[1]), load_rubric(DEFAULT_RUBRIC), Limits(timeout=20), engine="kernel")
+from grader.grading.rubric import DEFAULT_RUBRIC
+from grader.grading.rubric import load_rubric
+from grader.run.limits import Limits
+from grader.grading.scoring import grade
+from grader.run.engine import EngineKind
+result = grade("flood", Path(sys.argv[1]), load_rubric(DEFAULT_RUBRIC), Limits(timeout=20), engine=EngineKind.KERNEL)
 print(result.status, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 """
 
@@ -640,10 +643,12 @@ time.sleep(60)
 
 
 def test_outcomes_forged_for_every_unit_end_the_run_instead_of_freeing_it(tmp_path, rubric):
-    started = time.monotonic()
-    run(tmp_path, rubric, [("md", "Q3."), ("code", FORGE_ALL_OUTCOMES), ("md", "Q5."), ("code", "pass"),
-                           ("md", "Q6."), ("code", "pass")], timeout=5)
-    assert time.monotonic() - started < 5 + 8  # the run is killed soon after its last "outcome"
+    """Once every unit has an outcome the runner gets only a grace period (the rule itself:
+    test_protocols.py::test_outcomes_forged_for_every_unit_leave_the_runner_only_a_grace_period)."""
+    evidence = run(tmp_path, rubric, [("md", "Q3."), ("code", FORGE_ALL_OUTCOMES), ("md", "Q5."), ("code", "pass"),
+                                      ("md", "Q6."), ("code", "pass")], timeout=5)
+    assert len(evidence.units) == 3
+    assert leftovers() == []  # its sleeping process was killed with the run
 
 
 VICTIM = "SECRET = '" + "Q" * 1000 + "'\nimport time\ntime.sleep(1.5)\n"  # a run of 1,000 Q
@@ -671,9 +676,9 @@ def test_a_run_finds_no_other_students_code_in_the_memory_it_inherited(tmp_path,
 
 
 def test_a_kernel_reply_too_big_to_receive_ends_the_run_not_the_batch(tmp_path, rubric):
-    started = time.monotonic()
     evidence = run(tmp_path, rubric, [("md", "Q3."), ("code", 'raise ValueError("m" * (40 << 20))'),
-                                      ("md", "Q5."), ("code", "print('after')")], "kernel", timeout=5)
-    assert time.monotonic() - started < 60
+                                      ("md", "Q5."), ("code", "print('after')")], EngineKind.KERNEL, timeout=5,
+                   submission_timeout=60)
+    assert "submission's time limit" not in (evidence.units[-1].error or "")  # the run ended, not waited out
     assert evidence.units[0].status != "ok"
     assert all(len(u.error or "") <= 4000 for u in evidence.units)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.attribution import Found, Origin, attribute, bare_number, header_question, strip_prompt
-from grader.scoring import asked
-from grader.submission import Cell, Submission
+from grader.attribution.attribute import Found, Origin, attribute, bare_number, header_question, strip_prompt
+from grader.grading.scoring import asked
+from grader.load.submission import Cell, Submission
 
 NUMBERS = {1: "q1", 2: "q2", 3: "q3", 5: "q5", 6: "q6"}
 
@@ -104,7 +104,7 @@ def test_nbgrader_and_otter_metadata_are_read(tmp_path):
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
-    from grader.submission import load
+    from grader.load.submission import load
 
     nb = new_notebook()
     nb.cells = [new_code_cell("print(1)"), new_code_cell("print(2)"), new_code_cell("print(3)")]

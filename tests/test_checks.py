@@ -6,24 +6,27 @@ from dataclasses import replace
 
 import pytest
 
-from grader.checks import Code, Concepts, Processes, RanCleanly, RealPids, SeparateWriters, Value
-from grader.evidence import Process, QuestionEvidence, Task, UnitOutcome, Write
+from grader.evidence.model import Process, QuestionEvidence, Task, Write
+from grader.grading.checks import Code, Concepts, Processes, RanCleanly, RealPids, SeparateWriters, Value
+from grader.probe._grader_wire import UnitStatus
+from grader.run.records import How, ProcessKey
+from grader.run.units import UnitOutcome
 
 ROOT = 100
 
 
-def key(pid: int) -> str:
-    return f"pid:[4026531836]/{pid}"
+def key(pid: int) -> ProcessKey:
+    return ProcessKey(0, pid)
 
 
 def proc(pid, name=None, pool=False, exit_code=0, ppid=ROOT, question="q"):
-    return Process(key=key(pid), pid=pid, ppid=ppid, how="fork", question=question, name=name,
+    return Process(key=key(pid), pid=pid, ppid=ppid, how=How.FORK, question=question, name=name,
                    creator=ppid if name else None, pool_worker=pool, exit_code=exit_code,
                    stdout="", stderr="")
 
 
-def evidence(children=(), writes=(), tasks=(), units=(UnitOutcome("q", "cell 1", "ok"),), **text):
-    processes = {key(ROOT): Process(key(ROOT), ROOT, 1, "root", None, None, None, False, None, "", "")}
+def evidence(children=(), writes=(), tasks=(), units=(UnitOutcome("q", "cell 1", UnitStatus.OK),), **text):
+    processes = {key(ROOT): Process(key(ROOT), ROOT, 1, How.ROOT, None, None, None, False, None, "", "")}
     processes.update({p.key: p for p in children})
     return QuestionEvidence(
         question="q", roots=frozenset({key(ROOT)}), processes=processes, children=tuple(children),
@@ -253,10 +256,10 @@ def test_ran_cleanly():
     assert check.evaluate(evidence(children=[proc(101, "Process-1", exit_code=None)])).fraction == 0
     assert check.evaluate(evidence(children=[proc(101, "ForkPoolWorker-1", pool=True, exit_code=None)])).fraction == 1
     assert check.evaluate(evidence(children=[proc(101, "ForkPoolWorker-1", pool=True, exit_code=-9)])).fraction == 1
-    error = evidence(units=[UnitOutcome("q", "cell 3", "error", "ZeroDivisionError: division by zero")])
+    error = evidence(units=[UnitOutcome("q", "cell 3", UnitStatus.ERROR, "ZeroDivisionError: division by zero")])
     outcome = check.evaluate(error)
     assert outcome.fraction == 0 and "cell 3" in outcome.detail and "ZeroDivisionError" in outcome.detail
-    assert "time limit" in check.evaluate(evidence(units=[UnitOutcome("q", "cell 3", "timeout")])).detail
+    assert "time limit" in check.evaluate(evidence(units=[UnitOutcome("q", "cell 3", UnitStatus.TIMEOUT)])).detail
     assert check.evaluate(evidence(units=())).fraction == 0
 
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from grader.cli import main
-from grader.text import report_name
+from grader.common.text import report_name
 from tests.helpers import EXAMPLES, ROOT
 
 PICK = ["model_solution.ipynb", "made_up_pid.ipynb", "invalid_file.ipynb"]

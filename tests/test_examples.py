@@ -14,6 +14,7 @@ import json
 import pytest
 
 from grader.cli import main
+from grader.run.engine import EngineKind
 from tests.helpers import EXAMPLES, EXPECTED
 
 REVIEW = {  # the flags an instructor should see, per example
@@ -39,7 +40,7 @@ def _grade(out, engine: str) -> dict:
     return {entry["student"]: entry for entry in document["submissions"]}
 
 
-@pytest.fixture(scope="module", params=["shell", "kernel"])
+@pytest.fixture(scope="module", params=list(EngineKind))
 def graded(request, tmp_path_factory):
     """The whole folder graded with each engine: both must give every example the same scores."""
     return _grade(tmp_path_factory.mktemp(f"examples-{request.param}"), request.param)
@@ -62,7 +63,7 @@ def test_example_scores(graded, student):
 def test_example_review_flags(graded, student):
     reasons = {flag["reason"] for flag in graded[student]["review"]}
     named = {name for name in REVIEW[student]}
-    from grader.review import Review
+    from grader.grading.review import Review
 
     assert {Review(reason).name.lower() for reason in reasons} == named
 
@@ -76,7 +77,7 @@ def test_invalid_file_is_an_error_and_the_batch_goes_on(graded):
 
 def test_the_same_marks_on_every_run(graded, tmp_path):
     """Pools schedule tasks differently on every run; the marks must not move."""
-    again = _grade(tmp_path / "again", "shell")
+    again = _grade(tmp_path / "again", EngineKind.SHELL)
     for student, entry in graded.items():
         marks = [(q["id"], q["score"]) for q in entry["questions"]]
         assert marks == [(q["id"], q["score"]) for q in again[student]["questions"]], student

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
 import pytest
 
+from grader.run.engine import EngineKind
 from tests.helpers import EXAMPLES, Watch, check, grade_path, named, scores, write_notebook
 
 MODEL = json.loads((EXAMPLES / "model_solution.ipynb").read_text())
@@ -38,7 +38,7 @@ if __name__ == "__main__":
 """
 
 
-@pytest.mark.parametrize("engine", ["shell", "kernel"])
+@pytest.mark.parametrize("engine", list(EngineKind))
 def test_timeout_kills_the_whole_tree_and_grading_goes_on(tmp_path, rubric, engine):
     marker = f"hang{os.getpid() % 100000}"
     path = write_notebook(tmp_path / "hang.ipynb", [
@@ -46,12 +46,9 @@ def test_timeout_kills_the_whole_tree_and_grading_goes_on(tmp_path, rubric, engi
     ])
     watch = Watch(marker)
     watch.start()
-    started = time.monotonic()
-    result = grade_path(path, rubric, timeout=2, engine=engine)
-    elapsed = time.monotonic() - started
+    result = grade_path(path, rubric, timeout=2, engine=engine, submission_timeout=30)
     watch.stop()
     assert len(watch.seen) == 2  # the child and the grandchild both ran
-    assert elapsed < 15
     [q5] = [q for q in result.questions if q.id == "q5"]
     assert any("time limit of 2 s exceeded in Q5" in note for note in q5.notes)
     assert "time limit" in check(result, "q5", "runs without errors").detail
@@ -59,7 +56,7 @@ def test_timeout_kills_the_whole_tree_and_grading_goes_on(tmp_path, rubric, engi
     assert named(marker) == []
 
 
-@pytest.mark.parametrize("engine", ["shell", "kernel"])
+@pytest.mark.parametrize("engine", list(EngineKind))
 def test_dead_kernel_is_restarted_and_later_cells_are_graded(tmp_path, rubric, engine):
     path = write_notebook(tmp_path / "die.ipynb", [
         ("md", "Q3."), ("code", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
@@ -78,7 +75,7 @@ def test_a_python3_kernelspec_elsewhere_changes_nothing(tmp_path, rubric, monkey
     (spec / "kernel.json").write_text(json.dumps({"argv": ["/bin/false", "{connection_file}"],
                                                   "display_name": "broken", "language": "python"}))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    result = grade_path(EXAMPLES / "model_solution.ipynb", rubric, engine="kernel")
+    result = grade_path(EXAMPLES / "model_solution.ipynb", rubric, engine=EngineKind.KERNEL)
     assert result.score == 100
 
 
@@ -87,9 +84,7 @@ def test_script_question_that_hangs_is_stopped_and_the_next_one_runs(tmp_path, r
     text = text.replace("    return x * x", "    while True:\n        pass")
     path = tmp_path / "hangs.py"
     path.write_text(text)
-    started = time.monotonic()
-    result = grade_path(path, rubric, timeout=2)
-    assert time.monotonic() - started < 15
+    result = grade_path(path, rubric, timeout=2, submission_timeout=30)  # a hang would leave the rest not run
     got = scores(result)
     assert got["q3"] == 20 and got["q6"] == 25
     assert got["q5"] == 3

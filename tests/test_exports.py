@@ -9,8 +9,8 @@ import re
 import pytest
 
 from grader.cli import main
+from grader.common.text import report_name
 from grader.reports import gradescope, html
-from grader.text import report_name
 from tests.helpers import EXAMPLES, grade_path
 
 

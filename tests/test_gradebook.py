@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.archive import ArchiveError, unpack
 from grader.cli import main
-from grader.gradebook import Gradebook, finalize, key
-from grader.text import report_name
+from grader.common.text import report_name
+from grader.gradebook.store import Gradebook, finalize, key
+from grader.load.archive import ArchiveError, unpack
 from tests.helpers import EXAMPLES
 
 MODEL = (EXAMPLES / "model_solution.ipynb").read_bytes()
@@ -160,9 +160,9 @@ def test_zip_members_cannot_leave_the_class_directory(tmp_path, member):
 
 
 def test_zip_bomb_is_refused_by_its_real_size(tmp_path, monkeypatch):
-    import grader.archive
+    import grader.load.archive
 
-    monkeypatch.setattr(grader.archive, "MAX_MEMBER", 1 << 20)
+    monkeypatch.setattr(grader.load.archive, "MAX_MEMBER", 1 << 20)
     archive = tmp_path / "bomb.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
         bundle.writestr("bomb_1_2_x.ipynb", b"0" * (3 << 20))

@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from grader.groups import SPREADS, Basis, group_question, model_available
-from grader.scoring import ProcessView, QuestionResult, SubmissionResult
-from grader.similarity import Material, find_pairs
+from grader.analysis.groups import SPREADS, Basis, group_question, model_available
+from grader.analysis.similarity import Material, find_pairs
+from grader.grading.results import ProcessView, QuestionResult, SubmissionResult
 
 
 def _result(student: str, answer: str = "", code: str = "", score: float = 5,
@@ -99,7 +99,7 @@ def test_text_given_in_the_template_is_never_a_match():
 def test_the_cheap_bound_never_drops_a_pair_the_exact_comparison_would_list(monkeypatch):
     import random
 
-    from grader import similarity
+    from grader.analysis import similarity
 
     rng = random.Random(3)
     lines = [f"    x{i} = work({i}) + {i * 7}\n" if i % 3 else f"    print('step', {i})\n" for i in range(40)]

@@ -16,7 +16,8 @@ import pytest
 import yaml
 
 from grader.cli import main
-from grader.kit import RUBRIC_NAME
+from grader.kit.assign import RUBRIC_NAME
+from grader.run.engine import EngineKind
 from tests.helpers import EXAMPLES, ROOT, build_wheel, check, grade_path, scores, write_notebook
 
 # An instructor's rubric with hidden checks whose details must never reach a student.
@@ -88,7 +89,7 @@ def test_the_kit_keeps_hidden_checks_names_and_points_and_nothing_else(kit):
 
 
 def test_answers_in_the_template_are_found_by_their_tags_wherever_they_are(rubric, tmp_path):
-    from grader.attribution import Found
+    from grader.attribution.attribute import Found
 
     out = tmp_path / "kit"
     assert main(["assign", "--out", str(out)]) == 0  # the shipped rubric
@@ -189,7 +190,7 @@ def test_grader_check_in_a_plain_script_prints_the_feedback(tmp_path):
     assert "Score: 100 / 100" in ran.stdout, ran.stdout[-2000:] + ran.stderr[-2000:]
 
 
-@pytest.mark.parametrize("engine", ["shell", "kernel"])
+@pytest.mark.parametrize("engine", list(EngineKind))
 def test_a_call_to_grader_in_the_notebook_and_a_shell_escape_cost_nothing(rubric, tmp_path, engine):
     model = nbformat.read(EXAMPLES / "model_solution.ipynb", as_version=4)
     for cell in model.cells:

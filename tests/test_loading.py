@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from grader.attribution import attribute
-from grader.scoring import asked
-from grader.submission import SubmissionError, discover, load
+from grader.attribution.attribute import attribute
+from grader.grading.scoring import asked
+from grader.load.submission import SubmissionError, discover, load
 from tests.helpers import EXAMPLES, grade_path, scores, write_notebook
 
 NBCONVERT = '''#!/usr/bin/env python

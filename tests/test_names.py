@@ -20,13 +20,12 @@ import sys
 import zipfile
 from pathlib import Path
 
-from grader import text
-from grader.cli import DEFAULT_RUBRIC
-from grader.rubric import load_rubric
-from grader.sandbox import Limits
-from grader.scoring import grade
-from grader.submission import find_submissions, load
-from grader.text import csv_cell, readable, report_name, terminal
+from grader.common import text
+from grader.common.text import csv_cell, readable, report_name, terminal
+from grader.grading.rubric import DEFAULT_RUBRIC, load_rubric
+from grader.grading.scoring import grade
+from grader.load.submission import find_submissions, load
+from grader.run.limits import Limits
 from tests.helpers import REAL_GRADER, ROOT, build_wheel, grade_path, run_autograder, write_notebook
 
 # What a student's notebook holds: a question and a tiny bit of code. The names are the attack.
@@ -168,7 +167,7 @@ def test_entries_that_are_not_submissions_are_listed_with_the_reason(tmp_path):
 
 
 def test_same_student_twice_stays_two_students():
-    from grader.submission import _unique_students
+    from grader.load.submission import _unique_students
 
     found = [("ann", Path("ann")), ("ann", Path("ann.ipynb")), ("ann", Path("x/ann.ipynb")), ("ann", Path("y/ann.py"))]
     names = [name for name, _ in _unique_students(found)]
@@ -281,7 +280,7 @@ def test_wheel_ships_the_rubric_the_probe_and_every_module(tmp_path):
     results = tmp_path / "results" / "results.json"
     environment = {**os.environ, "PYTHONPATH": str(target)}
     ran = subprocess.run([sys.executable, "-c", "import grader, grader.cli, sys; print(grader.__file__); "
-                          "print(grader.cli.DEFAULT_RUBRIC); sys.exit(grader.cli.main(sys.argv[1:]))",
+                          "print(grader.grading.rubric.DEFAULT_RUBRIC); sys.exit(grader.cli.main(sys.argv[1:]))",
                           "gradescope", str(submission), "--results", str(results)],
                          capture_output=True, text=True, cwd=tmp_path, env=environment, timeout=120)
     assert ran.returncode == 0, ran.stderr[-2000:]
@@ -328,8 +327,8 @@ def test_run_autograder_grades_a_real_submission(tmp_path):
 
 
 def test_a_deep_student_directory_neither_crashes_discovery_nor_the_cache(tmp_path):
-    from grader.cache import Cache
-    from grader.settings import Settings
+    from grader.batch.cache import Cache
+    from grader.batch.settings import Settings
 
     student = tmp_path / "class" / "deep"
     write_notebook(tmp_path / "hw.ipynb", CELLS)

@@ -14,13 +14,26 @@ from pathlib import Path
 
 import pytest
 
-from grader.attribution import attribute
-from grader.checks import CHECK_KINDS, Code, Concepts, Processes, RanCleanly, RealPids, SeparateWriters, Value, Withheld
-from grader.evidence import Process, QuestionEvidence, Task, UnitOutcome, Write
-from grader.rubric import load_rubric
-from grader.scoring import asked
-from grader.submission import Cell, Submission, script_cells
-from grader.syntax import source_lines
+from grader.attribution.attribute import attribute
+from grader.common.syntax import source_lines
+from grader.evidence.model import Process, QuestionEvidence, Task, Write
+from grader.grading.checks import (
+    CHECK_KINDS,
+    Code,
+    Concepts,
+    Processes,
+    RanCleanly,
+    RealPids,
+    SeparateWriters,
+    Value,
+    Withheld,
+)
+from grader.grading.rubric import load_rubric
+from grader.grading.scoring import asked
+from grader.load.submission import Cell, Submission, script_cells
+from grader.probe._grader_wire import UnitStatus
+from grader.run.records import How, ProcessKey
+from grader.run.units import UnitOutcome
 
 ROOT = Path(__file__).resolve().parent.parent
 RUBRIC = load_rubric(ROOT / "rubrics" / "multiprocessing.yaml")
@@ -78,20 +91,20 @@ ROOT_PID = 100
 WRITERS = {"child stdout": (101, "stdout"), "worker stderr": (102, "stderr")}
 
 
-def key(pid: int) -> str:
-    return f"pid:[4026531836]/{pid}"
+def key(pid: int) -> ProcessKey:
+    return ProcessKey(0, pid)
 
 
 def proc(pid: int, name: str | None, pool: bool = False, stdout: str = "", stderr: str = "") -> Process:
-    return Process(key=key(pid), pid=pid, ppid=ROOT_PID, how="fork", question="q", name=name,
+    return Process(key=key(pid), pid=pid, ppid=ROOT_PID, how=How.FORK, question="q", name=name,
                    creator=ROOT_PID if name else None, pool_worker=pool, exit_code=0, stdout=stdout, stderr=stderr)
 
 
 def view(payload: str, where: str) -> QuestionEvidence:
     children = [proc(101, "Process-1"), proc(102, "ForkPoolWorker-1", pool=True), proc(103, None)]
-    processes = {key(ROOT_PID): Process(key(ROOT_PID), ROOT_PID, 1, "root", None, None, None, False, None, "", "")}
+    processes = {key(ROOT_PID): Process(key(ROOT_PID), ROOT_PID, 1, How.ROOT, None, None, None, False, None, "", "")}
     processes.update({p.key: p for p in children})
-    writes, tasks, units, text = [], [Task(key(102), "q", ("1", "4"), ("1", "2"))], [UnitOutcome("q", "cell 1", "ok")], {}
+    writes, tasks, units, text = [], [Task(key(102), "q", ("1", "4"), ("1", "2"))], [UnitOutcome("q", "cell 1", UnitStatus.OK)], {}
     if where in WRITERS:  # as much as the output limit keeps of a question (256 KiB here), from one writer
         pid, stream = WRITERS[where]
         writes = [Write(key(pid), stream, payload + "\n", "q", True)]
@@ -101,7 +114,7 @@ def view(payload: str, where: str) -> QuestionEvidence:
         tasks = [Task(key(102), "q", (payload, "1"), (payload, "1")), Task(key(102), "q", (payload,), ())]
         writes = [Write(key(ROOT_PID), "stdout", payload[:1000] + "\n", "q", True)]
     elif where == "error":
-        units = [UnitOutcome("q", "cell 1", "error", payload), UnitOutcome("q", "cell 2", "not run", payload)]
+        units = [UnitOutcome("q", "cell 1", UnitStatus.ERROR, payload), UnitOutcome("q", "cell 2", UnitStatus.NOT_RUN, payload)]
     return QuestionEvidence(question="q", roots=frozenset({key(ROOT_PID)}), processes=processes,
                             children=tuple(children), writes=tuple(writes), tasks=tuple(tasks),
                             units=tuple(units), **text)
@@ -189,7 +202,7 @@ def test_attribution_is_bounded(name):
 
 def test_an_exception_message_reaches_the_feedback_bounded():
     huge = "ValueError: " + "boom " * (4 * SIZE)
-    evidence = replace(view("", "text"), units=(UnitOutcome("q", "cell 1", "error", huge),))
+    evidence = replace(view("", "text"), units=(UnitOutcome("q", "cell 1", UnitStatus.ERROR, huge),))
     detail = RanCleanly(points=1).evaluate(evidence).detail
     assert "ValueError: boom" in detail and len(detail) < 3_000 and "cut" in detail
 
@@ -200,7 +213,7 @@ def test_a_failed_childs_stderr_is_read_in_bounded_time_and_quoted_briefly(name)
     the code can write a traceback of their own, as long and as odd as they like."""
     from dataclasses import replace
 
-    from grader.checks import child_failure
+    from grader.grading.checks import child_failure
 
     payload = ("Traceback (most recent call last):\n" + '  File "x", line 1, in f\n    y\n' * 20_000
                + "Can't get attribute __main__ " + "E" * 100_000) if name == "forged frames" else PAYLOADS[name]

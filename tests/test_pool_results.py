@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader.rubric import load_rubric
+from grader.grading.rubric import load_rubric
 from tests.helpers import check, grade_path, write_notebook
 
 RUBRIC = """assignment: pools

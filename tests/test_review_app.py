@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from grader.cli import main
-from grader.gradebook import Gradebook
-from grader.review_app import create_app
-from grader.text import report_name
+from grader.common.text import report_name
+from grader.gradebook.review_app import create_app
+from grader.gradebook.store import Gradebook
 from tests.helpers import EXAMPLES, write_notebook
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import pytest
 
-from grader.checks import CHECK_KINDS
-from grader.cli import DEFAULT_RUBRIC, main
-from grader.rubric import RubricError, load_rubric
+from grader.cli import main
+from grader.grading.checks import CHECK_KINDS
+from grader.grading.rubric import DEFAULT_RUBRIC, RubricError, load_rubric
+from grader.run.limits import Limits
 from tests.helpers import write_notebook
 
 GOOD = """\
@@ -89,11 +92,17 @@ def test_bad_rubric_exits_2_before_any_student_code_runs(tmp_path, capsys):
 
 def test_limits_section_sets_limits_with_units(tmp_path):
     path = write(tmp_path, GOOD.replace("assignment: Tiny\n", "assignment: Tiny\nlimits:\n  timeout: 12\n  memory: 512M\n  processes: 16\n"))
-    assert load_rubric(path).limits == {"timeout": 12.0, "memory": 512 << 20, "processes": 16.0}
+    limits = load_rubric(path).limits
+    assert (limits.timeout, limits.memory, limits.processes) == (12.0, 512 << 20, 16)
+    assert limits.files == Limits().files  # the rest keep their defaults
+    # each of the type Limits declares: setrlimit takes no 16.0 for a process count
+    assert [type(getattr(limits, f.name)) for f in fields(Limits)] == [type(getattr(Limits(), f.name)) for f in fields(Limits)]
 
 
 @pytest.mark.parametrize("line,words", [("  memry: 1G", "unknown key 'memry'"), ("  memory: lots", "expected a size"),
-                                        ("  timeout: -3", "expected a positive number")])
+                                        ("  timeout: -3", "expected a positive number"),
+                                        ("  processes: 2.5", "expected a positive whole number"),
+                                        ("  cpu_time: yes", "expected a positive whole number")])
 def test_bad_limits_are_rejected_with_line(tmp_path, line, words):
     path = write(tmp_path, GOOD.replace("assignment: Tiny\n", f"assignment: Tiny\nlimits:\n{line}\n"))
     with pytest.raises(RubricError, match=rf"rubric\.yaml:3: limits.*{words}"):

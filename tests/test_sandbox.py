@@ -8,8 +8,9 @@ import time
 
 import pytest
 
-from grader import doctor, scoring
 from grader.cli import main
+from grader.grading import scoring
+from grader.run import doctor
 from tests.helpers import EXAMPLES, Watch, grade_path, leftovers, scores, write_notebook
 
 DAEMON = """import multiprocessing, os, time
@@ -41,7 +42,7 @@ def test_doctor_names_every_protection(capsys):
     assert "[on ] the run's own directory writable" in report
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="as root (as in CI) every protection must be on")
+@pytest.mark.root  # as root (as in CI) every protection must be on
 def test_as_root_every_protection_is_on():
     off = [p for p in doctor.diagnose() if not p.active]
     assert off == []
@@ -100,8 +101,8 @@ def test_regrading_gives_the_same_scores(rubric):
 
 
 def test_a_dead_zygote_is_replaced_and_no_pid_0_is_ever_signalled(rubric):
-    from grader import zygote
     from grader.probe._grader_proctree import descendants
+    from grader.run import zygote
 
     assert descendants(0) == [] and descendants(1) == []  # a cleanup never reaches the machine
     first = zygote.zygote()

@@ -11,31 +11,35 @@ from dataclasses import replace
 
 import pytest
 
-from grader.checks import Concepts, RanCleanly, RealPids, SeparateWriters
-from grader.evidence import Evidence, Process, QuestionEvidence, UnitOutcome, Write
-from grader.sandbox import Limits
-from grader.scoring import _notes, _run_check
+from grader.evidence.model import Evidence, Process, QuestionEvidence, Write
+from grader.grading.checks import Concepts, RanCleanly, RealPids, SeparateWriters
+from grader.grading.notes import run_notes
+from grader.grading.scoring import _run_check
+from grader.probe._grader_wire import UnitStatus
+from grader.run.limits import Limits
+from grader.run.records import How, ProcessKey
+from grader.run.units import UnitOutcome
 from tests.helpers import check, grade_path, write_notebook
 
 ROOT = 100
 
 
-def key(pid: int, run: str = "pid:[4026531836]") -> str:
-    return f"{run}/{pid}"
+def key(pid: int, start: int = 0) -> ProcessKey:
+    return ProcessKey(start, pid)
 
 
-def proc(pid, name=None, ppid=ROOT, pool=False, run="pid:[4026531836]"):
-    return Process(key=key(pid, run), pid=pid, ppid=ppid, how="fork", question="q", name=name,
+def proc(pid, name=None, ppid=ROOT, pool=False, start=0):
+    return Process(key=key(pid, start), pid=pid, ppid=ppid, how=How.FORK, question="q", name=name,
                    creator=ppid if name else None, pool_worker=pool, exit_code=0, stdout="", stderr="")
 
 
 def evidence(children=(), writes=(), root=ROOT, root_ppid=1, **text):
-    processes = {key(root): Process(key(root), root, root_ppid, "root", None, None, None, False, None, "", "")}
+    processes = {key(root): Process(key(root), root, root_ppid, How.ROOT, None, None, None, False, None, "", "")}
     processes.update({p.key: p for p in children})
     return QuestionEvidence(
         question="q", roots=frozenset({key(root)}), processes=processes, children=tuple(children),
         writes=tuple(Write(key(pid), "stdout", out, "q", True) for pid, out in writes),
-        tasks=(), units=(UnitOutcome("q", "cell 1", "ok"),), **text,
+        tasks=(), units=(UnitOutcome("q", "cell 1", UnitStatus.OK),), **text,
     )
 
 
@@ -134,7 +138,7 @@ def test_real_pids_still_pass():
 
 
 def test_a_pid_of_another_run_is_not_real():
-    other = proc(101, "Process-1", run="pid:[4026532000]")  # same number, another kernel start
+    other = proc(101, "Process-1", start=1)  # same number, another kernel start
     mine = evidence([proc(102, "Process-1")], [(ROOT, "child pid 101\n")])
     mine = replace(mine, processes={**mine.processes, other.key: other})
     assert PIDS.evaluate(mine).fraction == 0
@@ -206,18 +210,18 @@ HUGE = "ValueError: " + "x" * (20 << 20)  # 20 MiB
 
 
 def test_a_huge_exception_message_is_cut_in_every_feedback():
-    view = replace(evidence(), units=(UnitOutcome("q", "cell 1", "error", HUGE),
-                                      UnitOutcome("q", "cell 2", "not run", HUGE)))
+    view = replace(evidence(), units=(UnitOutcome("q", "cell 1", UnitStatus.ERROR, HUGE),
+                                      UnitOutcome("q", "cell 2", UnitStatus.NOT_RUN, HUGE)))
     result = _run_check(RanCleanly(points=3), view)
     assert result.detail.startswith("the code at cell 1 raised ValueError: xxx")
     assert len(result.detail) < 2_200 and "more characters cut" in result.detail
     run = Evidence(roots=frozenset(), processes={}, writes=(), tasks=(), units=view.units)
-    notes = _notes(view, run, Limits())
+    notes = run_notes(view, run, Limits())
     assert notes and all(len(note) < 2_300 for note in notes)
 
 
 def test_a_huge_child_name_or_printed_line_is_cut():
-    named = Process(key(101), 101, ROOT, "fork", "q", "N" * (1 << 20), ROOT, False, 1, "", "")
+    named = Process(key(101), 101, ROOT, How.FORK, "q", "N" * (1 << 20), ROOT, False, 1, "", "")
     outcome = RanCleanly(points=3).evaluate(evidence([named]))
     assert outcome.fraction == 0 and len(outcome.detail) < 500
     line = "pid 999 " + "y" * (1 << 20)

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-/tmp/grader-screenshots}
 python3 dev.py grader grade submissions_example/ --timeout 5 --out "$out/results" >/dev/null
-# feedback files are named <student>-<hash>.html (grader.text.report_name)
+# feedback files are named <student>-<hash>.html (grader.common.text.report_name)
 for page in "$out"/results/feedback/dana-*.html "$out"/results/feedback/threads_instead_of_processes-*.html "$out"/results/summary.html; do
   page=${page#"$out/"}
   name=$(basename "$page" .html)

@@ -20,6 +20,8 @@ import socket
 import sys
 import threading
 
+from _grader_wire import KIND, Kind
+
 TYPE_CHECKING = False  # typing itself is not imported: this module loads into every process of a run
 if TYPE_CHECKING:
     import types
@@ -62,10 +64,10 @@ def _hello(how: str) -> None:
             old.close()  # the parent's connection, inherited: the parent's copy stays open
         except OSError:
             pass
-    _sock = connect(_SOCKET_PATH, {"k": "hello", "how": how, "q": _question})
+    _sock = connect(_SOCKET_PATH, {KIND: Kind.HELLO, "how": how, "q": _question})
 
 
-def emit(kind: str, **fields: object) -> None:
+def emit(kind: Kind, **fields: object) -> None:
     """Send one record; never raises into student code."""
     if not _SOCKET_PATH:
         return
@@ -74,7 +76,7 @@ def emit(kind: str, **fields: object) -> None:
     if _sock is None:
         return
     try:
-        _sock.send(json.dumps({"k": kind, **fields}, default=repr, ensure_ascii=False)
+        _sock.send(json.dumps({KIND: kind, **fields}, default=repr, ensure_ascii=False)
                    .encode("utf-8", "replace"))
     except Exception:
         pass
@@ -88,10 +90,10 @@ def reporter():  # type: ignore[no-untyped-def]
 
     sock, send, dumps = _sock, _socket.socket.send, json.dumps
 
-    def report(kind: str, **fields: object) -> None:
+    def report(kind: Kind, **fields: object) -> None:
         if sock is not None:
             try:
-                send(sock, dumps({"k": kind, **fields}, default=repr).encode("utf-8", "replace"))
+                send(sock, dumps({KIND: kind, **fields}, default=repr).encode("utf-8", "replace"))
             except Exception:
                 pass
 
@@ -141,13 +143,13 @@ def _record(stream: str, text: str) -> str | None:
         _written[question] = used + len(text)
         if used + len(text) > _OUTPUT_LIMIT:
             if used <= _OUTPUT_LIMIT:  # the first write over the limit says so
-                emit("cut", q=question)
+                emit(Kind.CUT, q=question)
             if used >= _OUTPUT_LIMIT:
                 return None  # past the limit: neither recorded nor passed on
             text = text[: _OUTPUT_LIMIT - used]
     main = threading.current_thread() is threading.main_thread()
     for start in range(0, len(text), _CHUNK):
-        emit("write", stream=stream, text=text[start:start + _CHUNK], q=question, thread=main)
+        emit(Kind.WRITE, stream=stream, text=text[start:start + _CHUNK], q=question, thread=main)
     return text
 
 
@@ -212,7 +214,7 @@ def answer_input(prompt: object = "") -> str:
     if _inputs_given >= _INPUT_ANSWERS:  # before emitting: a loop catching EOFError adds nothing
         raise EOFError(f"input() was called more than {_INPUT_ANSWERS} times; the grader stopped answering")
     _inputs_given += 1
-    emit("input", prompt=str(prompt)[:200], q=current_question())
+    emit(Kind.INPUT, prompt=str(prompt)[:200], q=current_question())
     if prompt:
         sys.stdout.write(str(prompt))
     return INPUT_ANSWER
@@ -264,17 +266,17 @@ def _patch_multiprocessing() -> None:
     @functools.wraps(original_start)
     def start(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         result = original_start(self, *args, **kwargs)
-        emit("child", child=self.pid, name=self.name, q=current_question())
+        emit(Kind.CHILD, child=self.pid, name=self.name, q=current_question())
         return result
 
     @functools.wraps(original_bootstrap)
     def _bootstrap(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        emit("mp", name=self.name, mp_parent=getattr(self, "_parent_pid", None))
+        emit(Kind.MP, name=self.name, mp_parent=getattr(self, "_parent_pid", None))
         if getattr(getattr(self, "_target", None), "__name__", "") == "_run_server":
-            emit("server")  # a Manager's server process: multiprocessing's machinery, not the student's process
+            emit(Kind.SERVER)  # a Manager's server process: multiprocessing's machinery, not the student's process
         _watch_executor_worker(self)
         code = original_bootstrap(self, *args, **kwargs)
-        emit("exit", code=code)
+        emit(Kind.EXIT, code=code)
         return code
 
     base.start = start  # type: ignore[method-assign]
@@ -285,7 +287,7 @@ def _patch_multiprocessing() -> None:
 
     @functools.wraps(original_worker)
     def worker(inqueue, outqueue, *args, **kwargs):  # type: ignore[no-untyped-def]
-        emit("pool_worker")
+        emit(Kind.POOL_WORKER)
         return original_worker(_QueueTap(inqueue, _pool_task_taken), _QueueTap(outqueue, _pool_result_sent),
                                *args, **kwargs)
 
@@ -317,7 +319,7 @@ def _patch_reaping() -> None:
             code = _original(self, *args, **kwargs)
             if code is not None and not getattr(self, "_grader_reaped", False):
                 self._grader_reaped = True
-                emit("reaped", child=self.pid, code=code)
+                emit(Kind.REAPED, child=self.pid, code=code)
             return code
 
         popen.poll = poll
@@ -350,7 +352,7 @@ def _report_task(values: list) -> None:
     shown = [repr(v)[:200] for v in values]
     given = [repr(v)[:200] for v in inputs] if len(inputs) == len(values) else []
     for start in range(0, max(len(shown), 1), 50):  # a message stays small, however long the map
-        emit("task", values=shown[start:start + 50], inputs=given[start:start + 50], q=_question)
+        emit(Kind.TASK, values=shown[start:start + 50], inputs=given[start:start + 50], q=_question)
 
 
 class _QueueTap:
@@ -419,7 +421,7 @@ def _watch_executor_worker(process: object) -> None:
         return
     args = list(getattr(process, "_args", ()))
     if len(args) >= 2:
-        emit("pool_worker")
+        emit(Kind.POOL_WORKER)
         args[0], args[1] = _QueueTap(args[0], _executor_call_taken), _QueueTap(args[1], _executor_result_sent)
         process._args = tuple(args)  # type: ignore[attr-defined]
 

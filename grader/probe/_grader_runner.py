@@ -26,6 +26,7 @@ import types
 
 import _grader_probe
 import _grader_proctree
+from _grader_wire import Kind, UnitStatus
 
 
 class UnitTimeout(BaseException):
@@ -168,7 +169,7 @@ class _Cells:
             raise error
 
 
-def _outcome(runner: _Statements | _Cells, unit: dict, seconds: float) -> tuple[str, str | None]:
+def _outcome(runner: _Statements | _Cells, unit: dict, seconds: float) -> tuple[UnitStatus, str | None]:
     """Run one unit under the watchdog; (status, error)."""
     try:
         _watchdog.arm(seconds)
@@ -177,16 +178,16 @@ def _outcome(runner: _Statements | _Cells, unit: dict, seconds: float) -> tuple[
         finally:
             _watchdog.arm(None)
     except UnitTimeout:
-        return "timeout", None
+        return UnitStatus.TIMEOUT, None
     except KeyboardInterrupt:
-        return "error", "KeyboardInterrupt"
+        return UnitStatus.ERROR, "KeyboardInterrupt"
     except SystemExit as exc:  # one unit's exit must not end the run
-        return ("ok", None) if exc.code in (None, 0) else ("error", f"SystemExit: {exc.code}")
+        return (UnitStatus.OK, None) if exc.code in (None, 0) else (UnitStatus.ERROR, f"SystemExit: {exc.code}")
     except BaseException as exc:
         if isinstance(runner, _Statements):
             traceback.print_exc()
-        return "error", "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    return "ok", None
+        return UnitStatus.ERROR, "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    return UnitStatus.OK, None
 
 
 def main(config: dict) -> int:
@@ -199,10 +200,10 @@ def main(config: dict) -> int:
 
     report, outcome, set_question = _grader_probe.reporter(), _outcome, _grader_probe.set_question
 
-    def tell(index: int, status: str, error: str | None = None) -> None:
-        report("unit", n=index, status=status, error=None if error is None else error[:4000])
+    def tell(index: int, status: UnitStatus, error: str | None = None) -> None:
+        report(Kind.UNIT, n=index, status=status, error=None if error is None else error[:4000])
 
-    _watchdog = _Watchdog(lambda: tell(current[0], "timeout"), config["stuck_exit"])
+    _watchdog = _Watchdog(lambda: tell(current[0], UnitStatus.TIMEOUT), config["stuck_exit"])
     signal.signal(signal.SIGINT, _on_sigint)
     for unit in config.get("replay", []):  # definitions from before a restart, unobserved
         try:
@@ -214,13 +215,13 @@ def main(config: dict) -> int:
         current[0] = index
         left = budgets.setdefault(question or "", config["timeout"])
         if left <= 0:
-            tell(index, "skipped")
+            tell(index, UnitStatus.SKIPPED)
             continue
         set_question(question)
-        report("start", n=index)
+        report(Kind.START, n=index)
         started = time.monotonic()
         status, error = outcome(runner, unit, left)
-        if status == "timeout":
+        if status is UnitStatus.TIMEOUT:
             _grader_proctree.kill_descendants(os.getpid())
         budgets[question or ""] = left - (time.monotonic() - started)
         for stream in (sys.stdout, sys.stderr):

@@ -379,8 +379,9 @@ def _report(path: str, status: dict) -> None:
     """Tell the grader what was applied, and wait until it has read it: it takes this only
     before the run's first process says hello, when no student code has run yet."""
     import _grader_probe  # beside this file; the launcher's own copy, never installed in it
+    from _grader_wire import KIND, Kind
 
-    sock = _grader_probe.connect(path, {"k": "sandbox", "status": status})
+    sock = _grader_probe.connect(path, {KIND: Kind.SANDBOX, "status": status})
     if sock is not None:  # else the grader will say that it never heard
         sock.close()
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from grader.rubric import Rubric
-from grader.scoring import SubmissionResult
-from grader.similarity import Pair
-from grader.submission import Skipped
+from grader.analysis.similarity import Pair
+from grader.grading.results import SubmissionResult
+from grader.grading.rubric import Rubric
+from grader.load.submission import Skipped
 
 
 def write_all(results: list[SubmissionResult], rubric: Rubric, out: Path, skipped: Sequence[Skipped] = (),
@@ -18,8 +18,8 @@ def write_all(results: list[SubmissionResult], rubric: Rubric, out: Path, skippe
     listed in results.json and summary.html; `pairs`: similar submissions; `absent`: roster
     students with no submission; `only`: write the per-student files of these students alone
     (the class files are always written). `publish.publish` is the caller, after the overrides."""
+    from grader.common.text import report_name, scrub
     from grader.reports import feedback_md, grades_csv, gradescope, html, results_json
-    from grader.text import report_name, scrub
 
     mine = [only is None or result.student in only for result in results]
     results = [scrub(result) for result in results]

@@ -13,10 +13,10 @@ import csv
 import re
 from pathlib import Path
 
-from grader.rubric import Rubric
-from grader.scoring import SubmissionResult
-from grader.submission import canvas_identity
-from grader.text import csv_row, terminal
+from grader.common.text import csv_row, terminal
+from grader.grading.results import SubmissionResult
+from grader.grading.rubric import Rubric
+from grader.load.submission import canvas_identity
 
 ROSTER_COLUMNS = ("Student", "ID", "SIS User ID", "Section")
 _IDENTITY = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")  # SIS Login ID: when the roster has it

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from grader.scoring import Override, SubmissionResult
-from grader.text import readable, report_name
+from grader.common.text import readable, report_name
+from grader.grading.results import Override, SubmissionResult
 
 
 def render(result: SubmissionResult, assignment: str) -> str:
@@ -79,7 +79,7 @@ def _override_line(override: Override, auto_score: float | None) -> str:
 
 
 def write(result: SubmissionResult, assignment: str, directory: Path) -> Path:
-    """`feedback/<report_name>.md`: a safe, unique, bounded name (`grader.text.report_name`)."""
+    """`feedback/<report_name>.md`: a safe, unique, bounded name (`grader.common.text.report_name`)."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{report_name(result.student)}.md"
     path.write_text(readable(render(result, assignment)), encoding="utf-8")

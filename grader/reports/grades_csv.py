@@ -1,6 +1,6 @@
 """`grades.csv`: one row per student, a column per question, for a spreadsheet or gradebook.
 
-Every row goes through `grader.text.csv_row`: a student's name or text never starts a formula.
+Every row goes through `grader.common.text.csv_row`: a student's name or text never starts a formula.
 """
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from grader.rubric import Rubric
-from grader.scoring import SubmissionResult
-from grader.text import csv_row
+from grader.common.text import csv_row
+from grader.grading.results import SubmissionResult
+from grader.grading.rubric import Rubric
 
 
 def write(results: list[SubmissionResult], rubric: Rubric, path: Path) -> None:

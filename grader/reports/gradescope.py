@@ -11,8 +11,8 @@ import json
 import os
 from pathlib import Path
 
-from grader.scoring import SubmissionResult
-from grader.text import clean
+from grader.common.text import clean
+from grader.grading.results import SubmissionResult
 
 
 def build(result: SubmissionResult) -> dict:

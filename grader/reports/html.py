@@ -13,12 +13,12 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from grader.analysis.similarity import Pair
+from grader.common.text import readable, report_name, scrub
+from grader.grading.results import ProcessView, SubmissionResult
+from grader.grading.rubric import Rubric
+from grader.load.submission import Skipped
 from grader.reports import feedback_md
-from grader.rubric import Rubric
-from grader.scoring import ProcessView, SubmissionResult
-from grader.similarity import Pair
-from grader.submission import Skipped
-from grader.text import readable, report_name, scrub
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -101,7 +101,7 @@ def _pair_view(pair: Pair) -> dict:
 def write(results: list[SubmissionResult], rubric: Rubric, out: Path, skipped: Sequence[Skipped] = (),
           pairs: Sequence[Pair] = (), absent: Sequence[dict[str, str]] = (),
           students: Sequence[SubmissionResult] | None = None) -> None:
-    """`feedback/<report_name>.html` per student (`grader.text.report_name`) of `students`
+    """`feedback/<report_name>.html` per student (`grader.common.text.report_name`) of `students`
     (default: all), `summary.html`."""
     (out / "feedback").mkdir(parents=True, exist_ok=True)
     for result in results if students is None else students:

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from grader.rubric import Rubric
-from grader.scoring import SubmissionResult
-from grader.submission import Skipped
-from grader.text import clean, report_name
+from grader.common.text import clean, report_name
+from grader.grading.results import SubmissionResult
+from grader.grading.rubric import Rubric
+from grader.load.submission import Skipped
 
 
 def write(results: list[SubmissionResult], rubric: Rubric, path: Path, skipped: Sequence[Skipped] = ()) -> None:

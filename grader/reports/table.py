@@ -1,14 +1,14 @@
 """The short table a batch prints on the terminal.
 
-Every cell goes through `grader.text.terminal`: a student's name or error cannot move the
+Every cell goes through `grader.common.text.terminal`: a student's name or error cannot move the
 cursor, clear the screen or add a row of its own.
 """
 
 from __future__ import annotations
 
-from grader.rubric import Rubric
-from grader.scoring import SubmissionResult
-from grader.text import terminal
+from grader.common.text import terminal
+from grader.grading.results import SubmissionResult
+from grader.grading.rubric import Rubric
 
 
 def render(results: list[SubmissionResult], rubric: Rubric) -> str:

@@ -1,0 +1,1 @@
+"""Across a class: similar pairs and answer groups, for the instructor to look at."""

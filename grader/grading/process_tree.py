@@ -1,0 +1,36 @@
+"""The processes of one question as the reports draw them: each with its parent, its role,
+and what it printed or sent back, cut to a few lines."""
+
+from __future__ import annotations
+
+from grader.evidence.model import QuestionEvidence
+from grader.grading.checks import clip
+from grader.grading.results import ProcessView, Role
+from grader.run.records import ProcessKey
+
+
+def process_tree(view: QuestionEvidence, output_chars: int = 600) -> tuple[ProcessView, ...]:
+    """The processes of the question, each with its parent and its own output."""
+    texts = view.output_by_process()
+    writers = set(texts)
+    by_pid = {(p.start, p.pid): p.key for p in view.processes.values()}
+    parents = {by_pid.get((c.start, c.parent_pid)) for c in view.children}
+    roots = [view.processes[key] for key in sorted(view.roots) if key in writers or key in parents]
+    returned_by: dict[ProcessKey, list[str]] = {}
+    for task in view.tasks:
+        returned_by.setdefault(task.key, []).extend(task.values)
+    shown = []
+    for process in [*roots, *sorted(view.children, key=lambda p: p.pid)]:
+        parent = None if process.key in view.roots else by_pid.get((process.start, process.parent_pid))
+        role = (Role.MAIN if process.key in view.roots else Role.POOL_WORKER if process.pool_worker
+                else Role.PROCESS if process.name else Role.FORKED)
+        text = texts.get(process.key, "")
+        returned = returned_by.get(process.key, [])[:50]
+        if returned:
+            text += f"returned {', '.join(returned)}\n"
+        if len(text) > output_chars:
+            text = text[:output_chars] + "\n..."
+        name = clip(process.name, 100) if process.name is not None else None  # a name the student chose
+        shown.append(ProcessView(str(process.key), process.pid, None if parent is None else str(parent), role, name,
+                                 process.exit_code, text))
+    return tuple(shown)

@@ -1,0 +1,1 @@
+"""For students: the kit an instructor hands out, and `grader.check()`."""

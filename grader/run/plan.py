@@ -1,0 +1,95 @@
+"""Cut a submission's code into units, each run and timed on its own: a notebook's cells (and
+code that attribution found elsewhere), a script's top-level statements.
+
+A unit is small enough that a question that hangs or crashes is stopped on its own, and
+each carries the question it answers, so that whatever its processes do is that question's.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import replace
+
+from grader.attribution.attribute import Attribution
+from grader.common.syntax import is_main_guard
+from grader.load.submission import Submission
+from grader.run.units import Unit
+
+
+def notebook_units(submission: Submission, attribution: Attribution) -> list[Unit]:
+    """The code of the notebook, piece by piece, each named as the student sees it; code
+    that attribution found in a markdown or raw cell runs too."""
+    return [Unit(piece.question, piece.label, source=piece.source)
+            for piece in attribution.pieces if piece.source.strip()]
+
+
+def script_units(submission: Submission, attribution: Attribution) -> list[Unit]:
+    """Top-level statements, with `if __name__ == "__main__":` bodies opened up so each call
+    in them runs (and times out) on its own. A script that does not parse is cut at its cells,
+    so one broken question does not stop the others."""
+    regions = attribution.regions
+
+    def region_of(line: int) -> str | None:
+        return next((q for start, end, q in regions if start <= line <= end), None)
+
+    try:
+        tree = ast.parse(attribution.script)
+    except SyntaxError:
+        return _units_by_cell(submission, attribution, region_of)
+    functions = {
+        node.name: region_of(node.lineno)
+        for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    }
+    units = []
+    for node in tree.body:
+        if isinstance(node, ast.If) and is_main_guard(node) and not node.orelse:
+            for inner in node.body:
+                units.append(_statement_unit(inner, region_of, functions, indented=True))
+        elif not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):
+            units.append(_statement_unit(node, region_of, functions, indented=False))
+    return _one_per_line(units)
+
+
+def _one_per_line(units: list[Unit]) -> list[Unit]:
+    """Statements that share a line (`p.start(); p.join()`) are one unit: a unit runs whole
+    lines, and two units of one line would run it twice."""
+    merged: list[Unit] = []
+    for unit in units:
+        last = merged[-1] if merged else None
+        if last is not None and last.indented == unit.indented and unit.start <= last.end:
+            merged[-1] = replace(last, end=max(last.end, unit.end), definition=last.definition and unit.definition)
+        else:
+            merged.append(unit)
+    return merged
+
+
+def _statement_unit(node: ast.stmt, region_of, functions: dict, indented: bool) -> Unit:
+    start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+    question = region_of(start)
+    # a bare call of a function defined under another question's header runs for that question
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name):
+        question = functions.get(node.value.func.id) or question
+    definition = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom))
+    return Unit(question, f"line {start}", start=start, end=node.end_lineno or start, indented=indented,
+                definition=definition)
+
+
+def _units_by_cell(submission: Submission, attribution: Attribution, region_of) -> list[Unit]:
+    units = []
+    runnable = {piece.cell: piece.source for piece in attribution.pieces if piece.origin.runs_as_written}
+    for cell in submission.cells:
+        code = runnable.get(cell.index)
+        if cell.kind != "code" or code is None:
+            continue  # prose typed into the script is a text answer, not broken code
+        try:
+            tree = ast.parse(code)
+        except SyntaxError as exc:
+            line = cell.line + (exc.lineno or 1) - 1
+            units.append(Unit(region_of(line), f"line {line}", start=cell.line, end=cell.end_line,
+                              syntax_error=f"SyntaxError: {exc.msg} (line {line})"))
+            continue
+        for node in tree.body:
+            start = cell.line + node.lineno - 1
+            units.append(Unit(region_of(start), f"line {start}", start=start,
+                              end=cell.line + (node.end_lineno or node.lineno) - 1))
+    return _one_per_line(units)
