@@ -481,6 +481,7 @@ def test_keyrings_and_tracing_are_refused(tmp_path, rubric, engine):
                      "unshare": "Operation not permitted", "cgroups": []}
 
 
+@pytest.mark.slow
 def test_a_forged_start_or_a_silenced_runner_does_not_stop_the_clock(tmp_path, rubric):
     code = ("import _grader_probe, _grader_runner, time\n_grader_probe.emit('start', n=10**6)\n"
             "_grader_runner._watchdog.arm(None)\n_grader_runner._watchdog.arm = lambda seconds: None\n"
@@ -618,6 +619,7 @@ print(result.status, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 """
 
 
+@pytest.mark.slow
 def test_a_kernel_flooding_its_output_channel_costs_the_grader_bounded_memory(tmp_path):
     import subprocess
     import sys
@@ -669,12 +671,14 @@ print("found" if found else "clean")
 """
 
 
+@pytest.mark.slow
 def test_a_run_finds_no_other_students_code_in_the_memory_it_inherited(tmp_path, rubric):
     for _ in range(3):  # side by side, through the same zygote: the victim's request first
         results = side_by_side(tmp_path, rubric, {"victim": VICTIM, "attacker": ATTACKER}, stagger=0.2, timeout=10)
         assert "clean" in printed(results["attacker"])
 
 
+@pytest.mark.slow
 def test_a_kernel_reply_too_big_to_receive_ends_the_run_not_the_batch(tmp_path, rubric):
     evidence = run(tmp_path, rubric, [("md", "Q3."), ("code", 'raise ValueError("m" * (40 << 20))'),
                                       ("md", "Q5."), ("code", "print('after')")], EngineKind.KERNEL, timeout=5,

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from grader.cli import main
 from tests.helpers import EXAMPLES, ROOT, leftovers, write_notebook
 
@@ -49,6 +51,7 @@ def test_rerun_grades_only_new_submissions_and_force_grades_all(tmp_path, capsys
     assert summary(capsys).startswith("6 graded, 0 from the cache")
 
 
+@pytest.mark.slow
 def test_ctrl_c_mid_batch_keeps_finished_results(tmp_path):
     class_dir, out = tmp_path / "class", tmp_path / "out"
     class_dir.mkdir()

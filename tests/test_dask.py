@@ -13,6 +13,7 @@ from tests.helpers import EXAMPLES, EXPECTED
 distributed = pytest.importorskip("distributed", reason="the dask extra is part of the test dependencies")
 
 
+@pytest.mark.slow
 def test_dask_grades_the_examples_like_the_local_executor(tmp_path):
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=None) as cluster:

@@ -17,6 +17,8 @@ from grader.cli import main
 from grader.run.engine import EngineKind
 from tests.helpers import EXAMPLES, EXPECTED
 
+pytestmark = pytest.mark.slow  # the whole class of examples, graded in both engines
+
 REVIEW = {  # the flags an instructor should see, per example
     "answers_in_order": {"found_by_order"},
     "renumbered": {"found_by_shape"},

@@ -38,6 +38,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", list(EngineKind))
 def test_timeout_kills_the_whole_tree_and_grading_goes_on(tmp_path, rubric, engine):
     marker = f"hang{os.getpid() % 100000}"

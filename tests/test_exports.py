@@ -84,6 +84,7 @@ def test_html_pages_are_self_contained_and_draw_the_process_tree(tmp_path, rubri
     page = html.feedback(dana, rubric.assignment)
     assert not re.search(r"""(src|href)=["']?https?:""", page) and "<script" not in page
     q6 = next(q for q in dana.questions if q.id == "q6")
+    assert len(q6.processes) >= 5  # the main process and the four it started
     for process in q6.processes:
         assert f"PID {process.pid}" in page
     assert "my number is 30" in page and "returned" in page  # a child's output; a pool's results

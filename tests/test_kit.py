@@ -146,6 +146,7 @@ def wheel_venv(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     return venv, environment
 
 
+@pytest.mark.slow
 def test_from_a_wheel_in_a_fresh_venv_the_kit_checks_from_the_shell_and_inside_a_kernel(kit, tmp_path):
     """The wheel, not the checkout: a new virtual environment with the grader installed from the
     wheel alone (its dependencies are this environment's, through a path file: offline)."""

@@ -74,6 +74,7 @@ def server(graded):
     thread.join(10)
 
 
+@pytest.mark.slow
 def test_review_page_in_a_real_browser_overrides_persist_through_reload_and_regrade(server, tmp_path):
     if not os.path.exists(CHROMIUM):
         if os.environ.get("GRADER_REQUIRE_BROWSER"):

@@ -17,6 +17,14 @@ class Status(Word):
     ERROR = "error"  # nothing graded: the file could not be read or run, or the grader failed
 
 
+class Mark(Word):
+    """How a check went, as every report shows it."""
+
+    PASS = "pass"
+    PART = "part"  # some of its points
+    FAIL = "fail"
+
+
 class Role(Word):
     """What a process was, as the reports name it."""
 
@@ -37,6 +45,10 @@ class CheckResult:
     detail: str  # what was observed
     hidden: bool
     withheld: bool = False  # a hidden check of a student's kit: graded by the instructor, not here
+
+    @property
+    def mark(self) -> Mark:
+        return Mark.PASS if self.passed else Mark.PART if self.score > 0 else Mark.FAIL
 
     @property
     def shown_detail(self) -> str:

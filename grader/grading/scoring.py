@@ -28,6 +28,7 @@ from grader.load.submission import Submission, SubmissionError, load
 from grader.run.engine import EngineKind
 from grader.run.execute import execute
 from grader.run.limits import Limits
+from grader.run.sandbox import Aborted
 
 
 def grade(student: str, path: Path, rubric: Rubric, limits: Limits,
@@ -47,6 +48,8 @@ def grade(student: str, path: Path, rubric: Rubric, limits: Limits,
         review = review_flags(attribution, evidence.inputs, {q.id: q.score for q in questions}, evidence.rejected)
     except SubmissionError as exc:
         return _error(student, path, rubric, clip(str(exc)), started)
+    except Aborted:  # Ctrl-C before its run began: no mark, and nothing kept of it
+        return _error(student, path, rubric, f"{path}: not graded, the batch was interrupted", started, fault=True)
     except Exception as exc:  # a grader fault: say so, do not score the student for it
         sys.stderr.write(terminal(traceback.format_exc(), lines=True))  # the whole story, for a bug report
         detail = clip(traceback.format_exception_only(type(exc), exc)[-1].strip())

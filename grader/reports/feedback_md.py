@@ -45,7 +45,7 @@ def render(result: SubmissionResult, assignment: str) -> str:
                 lines.append(f"- [LATER] {check.name} ({check.max_score:g} points, a hidden check your instructor"
                              f" grades){': ' + check.feedback if check.feedback else ''}")
                 continue
-            mark = "PASS" if check.passed else ("PART" if check.score > 0 else "FAIL")
+            mark = str(check.mark).upper()
             line = f"- [{mark}] {check.name} ({check.score:g}/{check.max_score:g})"
             if check.hidden:
                 line += " (hidden check)"

@@ -12,6 +12,7 @@ from the probe), only a cell's error, bounded, so a flood of output costs readin
 from __future__ import annotations
 
 import asyncio
+import atexit
 import subprocess
 import sys
 import time
@@ -122,6 +123,8 @@ class KernelEngine:
                         sandbox.sweep(_kernel_pid(km))
             except (DeadKernelError, CellTimeoutError, RuntimeError, TimeoutError, zmq.ZMQError) as exc:
                 return Pass(outcomes, End.STOPPED, f"the kernel failed: {type(exc).__name__}: {str(exc)[:300]}")
+            finally:  # nbclient's exit hook outlives a kernel whose cleanup failed, to fail again at exit
+                atexit.unregister(client._cleanup_kernel)
         return Pass(outcomes)
 
 
