@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.attribution.attribute import Found, Origin, attribute, bare_number, header_question, strip_prompt
+from grader.attribution.attribute import attribute, strip_prompt
+from grader.attribution.markers import bare_number, header_question
+from grader.attribution.model import Found, Origin
 from grader.grading.scoring import asked
 from grader.load.submission import Cell, Submission
 

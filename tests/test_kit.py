@@ -89,7 +89,7 @@ def test_the_kit_keeps_hidden_checks_names_and_points_and_nothing_else(kit):
 
 
 def test_answers_in_the_template_are_found_by_their_tags_wherever_they_are(rubric, tmp_path):
-    from grader.attribution.attribute import Found
+    from grader.attribution.model import Found
 
     out = tmp_path / "kit"
     assert main(["assign", "--out", str(out)]) == 0  # the shipped rubric

@@ -2,7 +2,7 @@
 
 `grade` records what it graded and how the batch was asked for (the rubric, the roster, the
 students in order, what was skipped, the similar pairs); `publish` reads that back, applies
-the overrides and the late policy (`gradebook.finalize`) and writes every report. The review
+the overrides and the late policy (`store.finalize`) and writes every report. The review
 page calls `publish` after each change, so no export ever shows a mark the gradebook does not.
 """
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from grader.attribution.attribute import Found
+from grader.attribution.model import Found
 from grader.common.text import Word
 from grader.grading.review import Review, ReviewFlag
 
@@ -99,7 +99,7 @@ class QuestionResult:
     found: Found = Found.MISSING  # how attribution located the answer
     answer: str = ""  # the text read as the answer, prompt removed
     code: str = ""  # the code credited to the question
-    overrides: tuple[Override, ...] = ()  # the instructor's, applied by `gradebook.finalize`
+    overrides: tuple[Override, ...] = ()  # the instructor's, applied by `gradebook.store.finalize`
     auto_score: float | None = None  # the grader's own score, when an override changed it
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from grader.attribution.attribute import Attribution, Found
+from grader.attribution.model import Attribution, Found
 
 
 class Review(str, enum.Enum):

@@ -13,7 +13,8 @@ import traceback
 from dataclasses import replace
 from pathlib import Path
 
-from grader.attribution.attribute import Asked, Attribution, Found, attribute
+from grader.attribution.attribute import attribute
+from grader.attribution.model import Asked, Attribution, Found
 from grader.common.syntax import source_lines
 from grader.common.text import readable, terminal
 from grader.evidence.model import Evidence, QuestionEvidence

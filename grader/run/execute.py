@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import grader
-from grader.attribution.attribute import Attribution
+from grader.attribution.model import Attribution
 from grader.common.text import readable
 from grader.load.submission import Submission, SubmissionError, walk
 from grader.probe._grader_sandbox import copy_tree

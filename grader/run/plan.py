@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 from dataclasses import replace
 
-from grader.attribution.attribute import Attribution
+from grader.attribution.model import Attribution
 from grader.common.syntax import is_main_guard
 from grader.load.submission import Submission
 from grader.run.units import Unit
