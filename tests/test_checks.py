@@ -9,7 +9,7 @@ import pytest
 from grader.evidence.model import Process, QuestionEvidence, Task, Write
 from grader.grading.checks import Code, Concepts, Processes, RanCleanly, RealPids, SeparateWriters, Value
 from grader.probe._grader_wire import UnitStatus
-from grader.run.records import How, ProcessKey
+from grader.run.records import How, ProcessKey, Stream
 from grader.run.units import UnitOutcome
 
 ROOT = 100
@@ -30,7 +30,7 @@ def evidence(children=(), writes=(), tasks=(), units=(UnitOutcome("q", "cell 1",
     processes.update({p.key: p for p in children})
     return QuestionEvidence(
         question="q", roots=frozenset({key(ROOT)}), processes=processes, children=tuple(children),
-        writes=tuple(Write(key(pid), "stdout", text_, "q", main) for pid, text_, main in writes),
+        writes=tuple(Write(key(pid), Stream.STDOUT, text_, "q", main) for pid, text_, main in writes),
         tasks=tuple(tasks), units=tuple(units), **text,
     )
 
@@ -139,13 +139,13 @@ def test_separate_writers_pool_workers_earn_the_same_share_however_tasks_fall():
 def test_separate_writers_reads_stderr_and_logging_but_not_tracebacks_or_times():
     children = [proc(101 + i, f"Process-{i}") for i in range(4)]
     check = SeparateWriters(points=12, count=4)
-    logged = [Write(key(101 + i), "stderr", f"2024-05-01 10:00:0{i},12{i} - Process-{i} - number {i + 1}\n", "q", True)
+    logged = [Write(key(101 + i), Stream.STDERR, f"2024-05-01 10:00:0{i},12{i} - Process-{i} - number {i + 1}\n", "q", True)
               for i in range(4)]
     view = evidence(children=children)
     assert check.evaluate(replace(view, writes=tuple(logged))).fraction == 1
-    same = [Write(key(101 + i), "stderr", f"2024-05-01 10:00:0{i} - number 7\n", "q", True) for i in range(4)]
+    same = [Write(key(101 + i), Stream.STDERR, f"2024-05-01 10:00:0{i} - number 7\n", "q", True) for i in range(4)]
     assert check.evaluate(replace(view, writes=tuple(same))).fraction == 0  # only the times differ
-    crashed = [Write(key(101 + i), "stderr", f'Traceback (most recent call last):\n  File "x.py", line {i + 1}, in f\n'
+    crashed = [Write(key(101 + i), Stream.STDERR, f'Traceback (most recent call last):\n  File "x.py", line {i + 1}, in f\n'
                      f"ZeroDivisionError: division by zero\n", "q", True) for i in range(4)]
     assert check.evaluate(replace(view, writes=tuple(crashed))).fraction == 0
 

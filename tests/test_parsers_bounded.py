@@ -32,7 +32,7 @@ from grader.grading.rubric import load_rubric
 from grader.grading.scoring import asked
 from grader.load.submission import Cell, Submission, script_cells
 from grader.probe._grader_wire import UnitStatus
-from grader.run.records import How, ProcessKey
+from grader.run.records import How, ProcessKey, Stream
 from grader.run.units import UnitOutcome
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,7 +112,7 @@ def view(payload: str, where: str) -> QuestionEvidence:
         text = {"answer": payload, "code": payload, "file_code": payload}
     elif where == "tasks":
         tasks = [Task(key(102), "q", (payload, "1"), (payload, "1")), Task(key(102), "q", (payload,), ())]
-        writes = [Write(key(ROOT_PID), "stdout", payload[:1000] + "\n", "q", True)]
+        writes = [Write(key(ROOT_PID), Stream.STDOUT, payload[:1000] + "\n", "q", True)]
     elif where == "error":
         units = [UnitOutcome("q", "cell 1", UnitStatus.ERROR, payload), UnitOutcome("q", "cell 2", UnitStatus.NOT_RUN, payload)]
     return QuestionEvidence(question="q", roots=frozenset({key(ROOT_PID)}), processes=processes,

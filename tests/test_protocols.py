@@ -30,6 +30,7 @@ from grader.run.records import (
     Reaped,
     Role,
     Started,
+    Stream,
     TaskDone,
     UnitReport,
     Written,
@@ -139,7 +140,7 @@ def _observe(*records) -> Observation:
 
 def test_a_child_belongs_to_the_question_its_parent_started_it_in_and_takes_its_name():
     evidence = read_evidence(_observe(Started(ROOT, CHILD, "Process-1", "q5"),
-                                      Written(CHILD, "stdout", None, True, ["hello\n"])))
+                                      Written(CHILD, Stream.STDOUT, None, True, ["hello\n"])))
     child = evidence.processes[CHILD]
     assert (child.question, child.name, child.stdout) == ("q5", "Process-1", "hello\n")
     assert [(w.question, w.text) for w in evidence.writes] == [("q5", "hello\n")]

@@ -17,7 +17,7 @@ from grader.grading.notes import run_notes
 from grader.grading.scoring import _run_check
 from grader.probe._grader_wire import UnitStatus
 from grader.run.limits import Limits
-from grader.run.records import How, ProcessKey
+from grader.run.records import How, ProcessKey, Stream
 from grader.run.units import UnitOutcome
 from tests.helpers import check, grade_path, write_notebook
 
@@ -38,7 +38,7 @@ def evidence(children=(), writes=(), root=ROOT, root_ppid=1, **text):
     processes.update({p.key: p for p in children})
     return QuestionEvidence(
         question="q", roots=frozenset({key(root)}), processes=processes, children=tuple(children),
-        writes=tuple(Write(key(pid), "stdout", out, "q", True) for pid, out in writes),
+        writes=tuple(Write(key(pid), Stream.STDOUT, out, "q", True) for pid, out in writes),
         tasks=(), units=(UnitOutcome("q", "cell 1", UnitStatus.OK),), **text,
     )
 
@@ -126,7 +126,7 @@ def test_pid_one_is_the_init_of_the_namespace_not_the_students():
     first = proc(2, "Process-1", ppid=1)
     real = evidence([first], [(1, "Main process ID: 1\n"), (2, "child pid: 2, parent pid: 1\n")], root=1, root_ppid=0)
     assert PIDS.evaluate(real).fraction == 1
-    assert PIDS.evaluate(replace(real, writes=(Write(key(1), "stdout", "parent pid: 0\n", "q", True),))).fraction == 0
+    assert PIDS.evaluate(replace(real, writes=(Write(key(1), Stream.STDOUT, "parent pid: 0\n", "q", True),))).fraction == 0
 
 
 def test_real_pids_still_pass():

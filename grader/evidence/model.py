@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from grader.run.limits import Limit
-from grader.run.records import How, ProcessKey
+from grader.run.records import How, ProcessKey, Stream
 from grader.run.units import UnitOutcome
 
 
@@ -50,7 +50,7 @@ class Process:
 @dataclass(frozen=True)
 class Write:
     key: ProcessKey  # the writing process
-    stream: str
+    stream: Stream
     text: str
     question: str | None
     main_thread: bool
@@ -107,7 +107,7 @@ class QuestionEvidence:
     code: str = ""  # the question's own code
     file_code: str = ""  # all the submission's code, for facts that span questions
 
-    def output_by_process(self, stream: str | None = "stdout") -> dict[ProcessKey, str]:
+    def output_by_process(self, stream: Stream | None = Stream.STDOUT) -> dict[ProcessKey, str]:
         """What each process wrote to `stream` (None: to both), in order."""
         texts: dict[ProcessKey, list[str]] = defaultdict(list)
         for write in self.writes:

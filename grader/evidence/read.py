@@ -28,6 +28,7 @@ from grader.run.records import (
     Reaped,
     Role,
     Started,
+    Stream,
     TaskDone,
     Written,
 )
@@ -97,7 +98,7 @@ def read_evidence(observation: Observation) -> Evidence:
                 facts[record.child].reaped = (record.code,)
         elif isinstance(record, Written):
             fact = facts[record.key]
-            (fact.stderr if record.stream == "stderr" else fact.stdout).append(record.text)
+            (fact.stderr if record.stream is Stream.STDERR else fact.stdout).append(record.text)
             writes.append(record)
         elif isinstance(record, TaskDone):
             tasks.append(record)

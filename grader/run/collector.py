@@ -41,6 +41,7 @@ from grader.run.records import (
     Record,
     Role,
     Started,
+    Stream,
     TaskDone,
     UnitReport,
     Written,
@@ -400,8 +401,11 @@ class Collector:
 
     def _write(self, key: ProcessKey, record: dict) -> None:
         text = record.get("text")
-        stream = record.get("stream")
-        if not isinstance(text, str) or stream not in ("stdout", "stderr"):
+        try:
+            stream = Stream(record.get("stream"))
+        except ValueError:
+            stream = None
+        if not isinstance(text, str) or stream is None:
             self._reject("a malformed write record")
             return
         question = self._question(record.get("q"))

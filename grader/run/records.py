@@ -77,6 +77,11 @@ class Named:
     mp_parent: int | None
 
 
+class Stream(Word):
+    STDOUT = "stdout"
+    STDERR = "stderr"  # print(file=sys.stderr), logging, tracebacks
+
+
 class Role(Word):
     POOL_WORKER = "pool_worker"
     SERVER = "server"  # a Manager's server process
@@ -101,7 +106,7 @@ class Written:
     """A run of writes by one process to one stream while one question ran."""
 
     key: ProcessKey
-    stream: str  # "stdout" or "stderr"
+    stream: Stream
     question: str | None
     main_thread: bool
     parts: list[str] = field(default_factory=list)  # the collector appends the same process's next writes
