@@ -1,8 +1,11 @@
-"""The `grader` command: `grade` for an instructor's batch, `check` for a student's self-check.
+"""The `grader` command: `grade` for an instructor's batch, `check` for a student's self-check,
+`review` for the instructor's page, `gradescope` for one submission inside Gradescope,
+`assign` for the students' kit, and `doctor`, which says which protections against student
+code this machine allows.
 
-`doctor` says which protections against student code this machine allows.
 Exit codes: 0 when the batch completed (whatever the students scored), 1 from `check` when
-points were missed, 2 when the arguments or the rubric are unusable (nothing was run).
+points were missed, 2 when the arguments or the rubric are unusable (nothing was run), 130
+when Ctrl-C stopped a batch (every finished result kept).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from grader.common.text import readable, terminal
 from grader.gradebook import publish
 from grader.gradebook.publish import Missing
 from grader.gradebook.store import Gradebook, GradebookError
+from grader.grading.results import Status
 from grader.grading.rubric import DEFAULT_RUBRIC, Rubric, RubricError, load_rubric
 from grader.load.submission import SubmissionError, find_submissions, load
 from grader.reports import canvas, feedback_md, gradescope, table
@@ -278,7 +282,7 @@ def _check(args: argparse.Namespace, rubric: Rubric, limits: Limits) -> int:
         return 130
     [result] = outcome.results
     print(terminal(feedback_md.render(result, rubric.assignment), lines=True))
-    full = result.status == "graded" and result.score >= result.max_score - result.withheld_points
+    full = result.status is Status.GRADED and result.score >= result.max_score - result.withheld_points
     return 0 if full else 1
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from grader.grading.pipeline import grade
 from grader.grading.results import SubmissionResult
 from grader.grading.rubric import Rubric
-from grader.grading.scoring import grade
 from grader.run.engine import EngineKind
 from grader.run.limits import Limits
 

@@ -20,12 +20,13 @@ import pytest
 from grader.attribution.attribute import attribute
 from grader.evidence.model import Evidence
 from grader.evidence.read import read_evidence
+from grader.grading.pipeline import asked
 from grader.grading.review import Review
-from grader.grading.scoring import asked
 from grader.load.submission import load
 from grader.run.engine import EngineKind
-from grader.run.execute import execute, kept_paths
+from grader.run.execute import execute
 from grader.run.limits import MIB, Limits
+from grader.run.sandbox import kept_paths
 from tests.helpers import EXAMPLES, grade_path, leftovers, write_notebook
 
 ENGINES = list(EngineKind)
@@ -612,7 +613,7 @@ from pathlib import Path
 from grader.grading.rubric import DEFAULT_RUBRIC
 from grader.grading.rubric import load_rubric
 from grader.run.limits import Limits
-from grader.grading.scoring import grade
+from grader.grading.pipeline import grade
 from grader.run.engine import EngineKind
 result = grade("flood", Path(sys.argv[1]), load_rubric(DEFAULT_RUBRIC), Limits(timeout=20), engine=EngineKind.KERNEL)
 print(result.status, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)

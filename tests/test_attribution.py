@@ -9,7 +9,7 @@ import pytest
 from grader.attribution.attribute import attribute, strip_prompt
 from grader.attribution.markers import bare_number, header_question
 from grader.attribution.model import Found, Origin
-from grader.grading.scoring import asked
+from grader.grading.pipeline import asked
 from grader.load.submission import Cell, Submission
 
 NUMBERS = {1: "q1", 2: "q2", 3: "q3", 5: "q5", 6: "q6"}

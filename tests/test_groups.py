@@ -8,13 +8,13 @@ import pytest
 
 from grader.analysis.groups import SPREADS, Basis, group_question, model_available
 from grader.analysis.similarity import Material, find_pairs
-from grader.grading.results import ProcessView, QuestionResult, SubmissionResult
+from grader.grading.results import ProcessView, QuestionResult, Role, Status, SubmissionResult
 
 
 def _result(student: str, answer: str = "", code: str = "", score: float = 5,
             processes: tuple[ProcessView, ...] = ()) -> SubmissionResult:
     question = QuestionResult("q1", score, 10, (), (), processes, answer=answer, code=code)
-    return SubmissionResult(student, f"{student}.ipynb", "graded", score, 10, None, (question,), 0.1)
+    return SubmissionResult(student, f"{student}.ipynb", Status.GRADED, score, 10, None, (question,), 0.1)
 
 
 PARAPHRASES = {  # two meanings, each said three ways with few words in common
@@ -56,8 +56,8 @@ def test_the_model_groups_paraphrases_by_meaning():
 
 def test_code_is_grouped_by_check_outcomes_and_the_shape_of_what_its_processes_printed():
     def child(text: str) -> tuple[ProcessView, ...]:
-        return (ProcessView("1/1", 1, None, "main", None, 0, "started 12:01\n"),
-                ProcessView("1/2", 2, "1/1", "process", "Process-1", 0, text))
+        return (ProcessView("1/1", 1, None, Role.MAIN, None, 0, "started 12:01\n"),
+                ProcessView("1/2", 2, "1/1", Role.PROCESS, "Process-1", 0, text))
     results = [_result("ann", code="x", processes=child("child 4711 says hi\n")),
                _result("bob", code="y", processes=child("child 815 says hi\n")),  # another PID: same shape
                _result("cy", code="z", processes=child("nothing to say\n")),

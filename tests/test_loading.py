@@ -7,7 +7,7 @@ import json
 import pytest
 
 from grader.attribution.attribute import attribute
-from grader.grading.scoring import asked
+from grader.grading.pipeline import asked
 from grader.load.submission import SubmissionError, discover, load
 from tests.helpers import EXAMPLES, grade_path, scores, write_notebook
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from grader.common import text
 from grader.common.text import csv_cell, readable, report_name, terminal
+from grader.grading.pipeline import grade
 from grader.grading.rubric import DEFAULT_RUBRIC, load_rubric
-from grader.grading.scoring import grade
 from grader.load.submission import find_submissions, load
 from grader.run.limits import Limits
 from tests.helpers import REAL_GRADER, ROOT, build_wheel, grade_path, run_autograder, write_notebook

@@ -28,8 +28,8 @@ from grader.grading.checks import (
     Value,
     Withheld,
 )
+from grader.grading.pipeline import asked
 from grader.grading.rubric import load_rubric
-from grader.grading.scoring import asked
 from grader.load.submission import Cell, Submission, script_cells
 from grader.probe._grader_wire import UnitStatus
 from grader.run.records import How, ProcessKey, Stream

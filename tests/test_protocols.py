@@ -24,11 +24,11 @@ from grader.run.records import (
     Exited,
     Hello,
     How,
+    MpRole,
     Named,
     Observation,
     ProcessKey,
     Reaped,
-    Role,
     Started,
     Stream,
     TaskDone,
@@ -168,7 +168,7 @@ def test_a_forkserver_child_is_its_requesters_and_pool_roles_come_from_records()
     evidence = read_evidence(_observe(
         Hello(server, How.FORKSERVER, None, ROOT, 10), Hello(worker, How.FORK, None, server, 20),
         Started(ROOT, worker, "ForkServerPoolWorker-1", "q5"), Named(worker, "ForkServerPoolWorker-1", 10),
-        Became(worker, Role.POOL_WORKER), TaskDone(worker, None, ("1", "4"), ("1", "2"))))
+        Became(worker, MpRole.POOL_WORKER), TaskDone(worker, None, ("1", "4"), ("1", "2"))))
     process = evidence.processes[worker]
     assert (process.creator, process.parent_pid, process.pool_worker, process.question) == (10, 10, True, "q5")
     assert evidence.processes[server].is_helper
@@ -237,13 +237,21 @@ def test_the_driver_restarts_for_the_rest_marks_a_death_and_stops_when_told():
     assert engine.seen == [(0, 5), (1, 4), (3, 2)]  # each pass gets the units after those done
 
 
+def test_a_pass_that_finishes_nothing_is_not_started_again_and_again():
+    units = [Unit("q3", "cell 1"), Unit("q3", "cell 2")]
+    engine = _Script((0, UnitStatus.OK, End.RESTART, ""))  # a second pass would find the script empty
+    outcomes = drive(engine, units, Limits())
+    assert [(o.status, o.error) for o in outcomes] == [(UnitStatus.NOT_RUN, "its process ended before it")] * 2
+    assert drive(_Script((2, UnitStatus.OK, End.DONE, "")), units, Limits())[1].status is UnitStatus.OK
+
+
 def test_a_budget_is_per_question_and_a_timeout_uses_it_up():
     budget = Budget(Limits(timeout=10, submission_timeout=50))
-    budget.spend("q3", 4.0)
-    budget.spend("q5", 1.0, timed_out=True)
-    assert (budget.left("q3"), budget.left("q5"), budget.left("q6")) == (6.0, 0.0, 10.0)
-    assert budget.seconds_left() == {"q3": 6.0, "q5": 0.0}
-    assert 0 < budget.remaining() <= 50 and "50 s" in budget.ran_out()
+    budget.charge("q3", 4.0)
+    budget.charge("q5", 1.0, timed_out=True)
+    assert (budget.seconds_for("q3"), budget.seconds_for("q5"), budget.seconds_for("q6")) == (6.0, 0.0, 10.0)
+    assert budget.per_question() == {"q3": 6.0, "q5": 0.0}
+    assert 0 < budget.until_deadline() <= 50 and "50 s" in budget.deadline_passed()
 
 
 # --- the zygote: the grader's side of its replies -------------------------------------------

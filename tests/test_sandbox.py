@@ -9,7 +9,7 @@ import time
 import pytest
 
 from grader.cli import main
-from grader.grading import scoring
+from grader.grading import pipeline
 from grader.run import doctor
 from tests.helpers import EXAMPLES, Watch, grade_path, leftovers, scores, write_notebook
 
@@ -86,7 +86,7 @@ def test_a_grader_fault_is_an_error_not_a_wrong_answer(rubric, monkeypatch):
     def broken(*_args, **_kwargs):
         raise RuntimeError("the evidence directory vanished")
 
-    monkeypatch.setattr(scoring, "execute", broken)
+    monkeypatch.setattr(pipeline, "execute", broken)
     result = grade_path(EXAMPLES / "model_solution.ipynb", rubric)
     assert result.status == "error"
     assert "internal grader error" in result.error and "evidence directory vanished" in result.error

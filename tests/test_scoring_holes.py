@@ -14,7 +14,7 @@ import pytest
 from grader.evidence.model import Evidence, Process, QuestionEvidence, Write
 from grader.grading.checks import Concepts, RanCleanly, RealPids, SeparateWriters
 from grader.grading.notes import run_notes
-from grader.grading.scoring import _run_check
+from grader.grading.pipeline import _run_check
 from grader.probe._grader_wire import UnitStatus
 from grader.run.limits import Limits
 from grader.run.records import How, ProcessKey, Stream

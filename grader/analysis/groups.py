@@ -19,7 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 
-from grader.grading.results import QuestionResult, SubmissionResult
+from grader.grading.results import QuestionResult, Role, Status, SubmissionResult
 
 # Cosine distances below which two answers are one group, chosen on a class of 64 (bench/groups.py);
 # the review page can ask for looser or tighter groups (`spread`, added to these).
@@ -51,7 +51,7 @@ def group_question(results: list[SubmissionResult], question: str, code: bool, u
     """Groups of the students' answers to `question`, largest first; `code`: the question
     asks for code (grouped by what was observed), else for text. `results` are the grader's
     own, before overrides, so that marking a group does not split it."""
-    answers = {r.student: q for r in results if r.status == "graded" for q in r.questions if q.id == question}
+    answers = {r.student: q for r in results if r.status is Status.GRADED for q in r.questions if q.id == question}
     empty = [s for s, q in answers.items() if not (q.code if code else q.answer).strip()]
     rest = {s: q for s, q in answers.items() if s not in empty}
     groups = _code_groups(rest) if code else _text_groups(rest, use_model, spread)
@@ -76,7 +76,7 @@ def _code_groups(answers: dict[str, QuestionResult]) -> list[Group]:
 def _normal_output(question: QuestionResult) -> str:
     """What the processes the code started printed and returned, as a shape: the main
     process's own lines (progress, timings) left out, numbers as #, lines sorted."""
-    lines = [f"{process.role}: {line.strip()}" for process in question.processes if process.role != "main"
+    lines = [f"{process.role}: {line.strip()}" for process in question.processes if process.role is not Role.MAIN
              for line in process.output.splitlines() if line.strip()]
     return "\n".join(sorted(re.sub(r"\d+(\.\d+)?", "#", line) for line in lines))
 

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from grader.grading.results import SubmissionResult
+from grader.grading.results import Status, SubmissionResult
 
 K = 20  # characters of filtered code (or of normalised text) in one fingerprint
 WINDOW = 1  # every k-gram: the documents are short
@@ -85,7 +85,7 @@ def _normal_text(text: str) -> str:
 
 def find_pairs(results: list[SubmissionResult], shared_text: tuple[str, ...] = ()) -> list[Pair]:
     """`shared_text`: what students were given (prompts, a template's cells), never a match."""
-    graded = [r for r in results if r.status == "graded"]
+    graded = [r for r in results if r.status is Status.GRADED]
     pairs = []
     for material in Material:
         pairs.extend(_pairs(graded, material, shared_text))

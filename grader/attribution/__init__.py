@@ -1,1 +1,1 @@
-"""Stage 2, attribution: which question every cell, line and sentence of a submission answers."""
+"""Attribution: which question every cell, line and sentence of a submission answers."""

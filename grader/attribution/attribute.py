@@ -114,7 +114,7 @@ def _assemble(submission: Submission, asked: Sequence[Asked], lines: list[Line],
     # as a whole, so this is for notebooks)
     has_code = {p.question for p in pieces}
     for ask in asked:
-        if not ask.wants_code or ask.id in has_code or submission.kind != "notebook":
+        if not ask.asks_code or ask.id in has_code or submission.kind != "notebook":
             continue
         for cell in cells:
             rows = [lines[i].text for i in by_cell.get(cell.index, []) if line_question[i] == ask.id and lines[i].prose]
@@ -155,14 +155,14 @@ def _claim_code(pieces: list[Piece], asked: Sequence[Asked], notes: dict[str, li
     (four processes written under Q5's pool, with no Q6 header; Q5's pool under Q4's text)."""
     order = [q.id for q in asked]
     for position, q in enumerate(asked):
-        if not q.wants_code or not q.calls or any(p.question == q.id for p in pieces):
+        if not q.asks_code or not q.calls or any(p.question == q.id for p in pieces):
             continue
         neighbours = {order[i] for i in (position - 1, position + 1) if 0 <= i < len(order)}
         for index, piece in enumerate(pieces):
             owner = next((a for a in asked if a.id == piece.question), None)
             if owner is None or owner.id not in neighbours or not _does(piece.source, q.calls):
                 continue
-            if owner.wants_code and (not owner.calls or _does(piece.source, owner.calls) or not any(
+            if owner.asks_code and (not owner.calls or _does(piece.source, owner.calls) or not any(
                     other.question == owner.id and other is not piece and _does(other.source, owner.calls)
                     for other in pieces)):
                 continue  # the owner's only answer stays its own, however wrong

@@ -25,7 +25,7 @@ class Asked:
 
     id: str
     prompt: str
-    wants_code: bool
+    asks_code: bool
     calls: tuple[str, ...] = ()  # what its code is expected to call (from the rubric's code checks)
 
     @property

@@ -67,9 +67,9 @@ def fit_shapes(regions: list[_Region], asked: Sequence[Asked]) -> list[str | Non
             if region.how in (Found.PROMPT, Found.METADATA) or j < position[region.label or ""]:
                 return _INF  # a skipped number shifts the answers after it forward, never back
             c += 1.0
-        if region.has_code and not region.has_prose and not asked[j].wants_code:
+        if region.has_code and not region.has_prose and not asked[j].asks_code:
             c += 3.0
-        elif region.has_prose and not region.has_code and asked[j].wants_code:
+        elif region.has_prose and not region.has_code and asked[j].asks_code:
             c += 0.5
         return c
 
@@ -154,9 +154,9 @@ def _by_order(kinds: list[str], labels: dict[int, tuple[str, Found]], asked: Seq
         if j == 0:
             return c + (3.0 if kind == "code" else 0.1)
         question = asked[j - 1]
-        if kind == "code" and not question.wants_code:
+        if kind == "code" and not question.asks_code:
             c += 3.0
-        elif kind == "prose" and question.wants_code:
+        elif kind == "prose" and question.asks_code:
             c += 0.3  # an explanation under code is common, an answer in order more so
         return c
 

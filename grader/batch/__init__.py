@@ -1,1 +1,1 @@
-"""Stage 6, a class: many submissions graded in parallel, cached, resumable."""
+"""A class: many submissions graded in parallel, cached, resumable."""

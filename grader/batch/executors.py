@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Protocol
 
 from grader.batch.settings import Settings
+from grader.grading.pipeline import grade
 from grader.grading.results import SubmissionResult
-from grader.grading.scoring import grade
 
 Todo = list[tuple[int, str, Path]]  # (index in the batch, student, path)
 

@@ -18,7 +18,7 @@ from grader.batch.cache import Cache
 from grader.batch.executors import Executor, LocalExecutor
 from grader.batch.settings import Settings
 from grader.common.text import readable, terminal
-from grader.grading.results import SubmissionResult
+from grader.grading.results import Status, SubmissionResult
 from grader.run import sandbox
 
 
@@ -88,12 +88,12 @@ class Progress:
 
     def __call__(self, result: SubmissionResult, from_cache: bool) -> None:
         self.done += 1
-        self.errors += result.status == "error"
+        self.errors += result.status is Status.ERROR
         if self.bar is not None:
             self.bar.set_postfix_str(f"errors={self.errors}", refresh=False)
             self.bar.update(1)
             return
-        outcome = f"{result.score:g}/{result.max_score:g}" if result.status == "graded" else "error"
+        outcome = f"{result.score:g}/{result.max_score:g}" if result.status is Status.GRADED else "error"
         how = "cached" if from_cache else f"{result.seconds:.1f} s"
         print(f"[{self.done}/{self.total}] {terminal(result.student)}: {outcome} ({how})", file=self.stream, flush=True)
 

@@ -9,6 +9,7 @@ One helper per destination, used by every writer of that destination:
 * `terminal`: no control character (C0, DEL, C1, ESC, bidi overrides, line separators).
 * `report_name`: a unique, safe ([A-Za-z0-9._-]), bounded and stable file name.
 * `csv_row`: cells that never start a formula, numbers kept as numbers.
+* `clip`: a bounded quote of student text in feedback, saying how much was cut.
 """
 
 from __future__ import annotations
@@ -123,6 +124,17 @@ def scrub(value):  # type: ignore[no-untyped-def]
         return {key: scrub(item) for key, item in value.items()}
     return value
 
+
+
+ERROR_CHARS = 2_000  # of an exception message, a printed line or a value quoted in feedback
+
+
+def clip(text: str, limit: int = ERROR_CHARS) -> str:
+    """Student text quoted in feedback, bounded: a 20 MiB exception message or a 1 MiB line
+    is cut, with a note, so it cannot go whole into every report."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit:,} more characters cut)"
 
 class Word(str, Enum):
     """An enum whose values are the words the exports and the cache write: compared, dumped

@@ -1,1 +1,1 @@
-"""Stage 4, evidence: the collector's records joined into facts about the run's processes, per question."""
+"""Evidence: the collector's records joined into facts about the run's processes, per question."""

@@ -120,14 +120,6 @@ class QuestionEvidence:
         leaving out the tracebacks Python itself writes there."""
         return {key: _without_tracebacks(text) for key, text in self.output_by_process(None).items()}
 
-    def output_lines(self) -> list[tuple[ProcessKey, str]]:
-        """(process, line) for every stdout line of the question, each process's lines in order."""
-        return [
-            (key, line)
-            for key, text in self.output_by_process().items()
-            for line in text.splitlines()
-        ]
-
 
 _MP_TRACEBACK_HEAD = re.compile(r"Process \w+-\d+(?::\d+)*:\s*$")  # multiprocessing's "Process Process-1:"
 

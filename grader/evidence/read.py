@@ -16,17 +16,17 @@ from dataclasses import dataclass, field
 
 from grader.evidence.model import Evidence, Process, Task, Write
 from grader.run.records import (
-    Asked,
     Became,
     Cut,
     Exited,
     Hello,
     How,
+    InputCalled,
+    MpRole,
     Named,
     Observation,
     ProcessKey,
     Reaped,
-    Role,
     Started,
     Stream,
     TaskDone,
@@ -62,7 +62,7 @@ def read_evidence(observation: Observation) -> Evidence:
     writes: list[Written] = []
     tasks: list[TaskDone] = []
     cut: list[Cut] = []
-    inputs: list[Asked] = []
+    inputs: list[InputCalled] = []
     refused: list[str] = list(observation.rejected)
 
     def parent_says(sender: ProcessKey, child_key: ProcessKey) -> bool:
@@ -87,7 +87,7 @@ def read_evidence(observation: Observation) -> Evidence:
         elif isinstance(record, Named):
             facts[record.key].name, facts[record.key].mp_parent = record.name, record.mp_parent
         elif isinstance(record, Became):
-            if record.role is Role.POOL_WORKER:
+            if record.role is MpRole.POOL_WORKER:
                 facts[record.key].pool_worker = True
             else:
                 facts[record.key].server = True
@@ -104,7 +104,7 @@ def read_evidence(observation: Observation) -> Evidence:
             tasks.append(record)
         elif isinstance(record, Cut):
             cut.append(record)
-        elif isinstance(record, Asked):
+        elif isinstance(record, InputCalled):
             inputs.append(record)
 
     for fact in facts.values():

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from grader.grading.results import CheckResult, Override, QuestionResult, SubmissionResult
+from grader.grading.results import CheckResult, Override, QuestionResult, Status, SubmissionResult
 from grader.load.submission import canvas_identity
 
 SCHEMA = """
@@ -163,7 +163,7 @@ def finalize(result: SubmissionResult, overrides: list[Override], late_penalty: 
     then a whole question's), and the late policy's penalty taken off the total."""
     identity = canvas_identity(Path(result.path).name)
     late = bool(identity and identity.late)
-    if result.status != "graded":
+    if result.status is not Status.GRADED:
         return replace(result, late=late)
     by_question: dict[str, list[Override]] = defaultdict(list)
     for override in overrides:  # of this result's `key`

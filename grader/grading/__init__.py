@@ -1,1 +1,1 @@
-"""Stage 5, grading: the rubric, its checks, the points and notes of each question, and the result types."""
+"""Grading: the rubric, its checks, the points and notes of each question, and the result types."""

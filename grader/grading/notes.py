@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import signal
 
+from grader.common.text import clip
 from grader.evidence.model import Evidence, QuestionEvidence
-from grader.grading.checks import clip
 from grader.probe._grader_wire import UnitStatus
 from grader.run.limits import Limit, Limits
 

@@ -3,8 +3,8 @@ and what it printed or sent back, cut to a few lines."""
 
 from __future__ import annotations
 
+from grader.common.text import clip
 from grader.evidence.model import QuestionEvidence
-from grader.grading.checks import clip
 from grader.grading.results import ProcessView, Role
 from grader.run.records import ProcessKey
 

@@ -36,6 +36,7 @@ def _default_rubric() -> Path:
 
 DEFAULT_RUBRIC = _default_rubric()
 
+
 @dataclass(frozen=True)
 class Question:
     id: str

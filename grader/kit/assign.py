@@ -17,7 +17,7 @@ import nbformat
 import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from grader.grading.checks import Check
+from grader.grading.checks import Check, Withheld
 from grader.grading.rubric import Rubric
 from grader.run.limits import Limits
 
@@ -41,7 +41,7 @@ def student_rubric(rubric: Rubric) -> dict:
 
 def _check(check: Check) -> dict:
     if check.hidden:
-        kept: dict[str, object] = {"kind": "withheld", "name": check.title, "points": check.points}
+        kept: dict[str, object] = {"kind": Withheld.kind, "name": check.title, "points": check.points}
         kept.update({"text": True} if check.reads_text else {})
         kept.update({"pass": check.on_pass} if check.on_pass else {})
         kept.update({"fail": check.on_fail} if check.on_fail else {})

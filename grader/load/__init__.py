@@ -1,1 +1,1 @@
-"""Stage 1, load: a hand-in (notebook, script, Canvas zip) read into one shape, a list of cells."""
+"""Load: a hand-in (notebook, script, Canvas zip) read into one shape, a list of cells."""

@@ -20,7 +20,7 @@ import socket
 import sys
 import threading
 
-from _grader_wire import KIND, Kind
+from _grader_wire import KIND, STARTED_BY_MULTIPROCESSING, Kind
 
 TYPE_CHECKING = False  # typing itself is not imported: this module loads into every process of a run
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def connect(path: str, hello: dict) -> socket.socket | None:
         return None  # no grader (fd limit, socket gone): the process runs unobserved
 
 
-def _hello(how: str) -> None:
+def _hello() -> None:
     global _pid, _sock
     old, _sock, _pid = _sock, None, os.getpid()
     if old is not None:
@@ -64,7 +64,7 @@ def _hello(how: str) -> None:
             old.close()  # the parent's connection, inherited: the parent's copy stays open
         except OSError:
             pass
-    _sock = connect(_SOCKET_PATH, {KIND: Kind.HELLO, "how": how, "q": _question})
+    _sock = connect(_SOCKET_PATH, {KIND: Kind.HELLO, "q": _question})
 
 
 def emit(kind: Kind, **fields: object) -> None:
@@ -72,7 +72,7 @@ def emit(kind: Kind, **fields: object) -> None:
     if not _SOCKET_PATH:
         return
     if os.getpid() != _pid:  # a fork the after-fork hook did not see
-        _hello("fork")
+        _hello()
     if _sock is None:
         return
     try:
@@ -101,7 +101,8 @@ def reporter():  # type: ignore[no-untyped-def]
 
 
 def set_question(question: str | None) -> None:
-    """Called by the executor before each unit (cell or statement) of the root process."""
+    """Called before each unit (cell or statement) of the root process: by the runner, or in
+    the kernel by the grader's kernel engine."""
     global _question
     _question = question
     if question:
@@ -238,18 +239,12 @@ def _after_fork_in_child() -> None:
     _seed_random()  # after random's own re-seeding at fork, which was registered before this
     _question = current_question()  # the forking code's question, read from the stack
     _is_child = True
-    _hello("fork")
+    _hello()
 
 
-def _how_started() -> str:
+def _started_by_multiprocessing() -> bool:
     argv = " ".join(getattr(sys, "orig_argv", sys.argv))
-    if "--multiprocessing-fork" in argv:
-        return "spawn"
-    if "multiprocessing.forkserver" in argv:
-        return "forkserver"
-    if "multiprocessing.resource_tracker" in argv:
-        return "helper"
-    return "exec"
+    return any(marker in argv for marker in STARTED_BY_MULTIPROCESSING)
 
 
 def _patch_multiprocessing() -> None:
@@ -436,8 +431,8 @@ def install() -> None:
     if _installed or not _SOCKET_PATH:
         return
     _installed = True
-    _is_child = "GRADER_QUESTION" in os.environ or _how_started() != "exec"
-    _hello(_how_started())  # which process is the run's root, the grader knows: the first
+    _is_child = "GRADER_QUESTION" in os.environ or _started_by_multiprocessing()
+    _hello()  # which process is the run's root, the grader knows: the first
     _seed_random()
     os.register_at_fork(after_in_child=_after_fork_in_child)
     _patch_multiprocessing()

@@ -26,7 +26,7 @@ import types
 
 import _grader_probe
 import _grader_proctree
-from _grader_wire import Kind, UnitStatus
+from _grader_wire import Kind, Mode, UnitStatus
 
 
 class UnitTimeout(BaseException):
@@ -192,7 +192,7 @@ def _outcome(runner: _Statements | _Cells, unit: dict, seconds: float) -> tuple[
 
 def main(config: dict) -> int:
     global _watchdog
-    runner = _Cells(config["path"]) if config["mode"] == "cells" else _Statements(config["path"])
+    runner = _Cells(config["path"]) if config["mode"] == Mode.CELLS else _Statements(config["path"])
     if config.get("regions"):
         _grader_probe.load_regions(config["regions"])
     budgets: dict[str, float] = dict(config.get("budgets", {}))

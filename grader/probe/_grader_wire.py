@@ -4,7 +4,8 @@ as `grader.probe._grader_wire`), so a kind or a status is spelled in one place.
 
 Every record is a JSON object whose `k` is its `Kind`; the other fields by kind:
 
-    hello        how, q               a process starts (the collector answers when it has read /proc)
+    hello        q                    a process starts (the collector answers when it has read /proc;
+                                      how it started, the collector reads there too)
     sandbox      status               the launcher's report of the protections it applied
     start        n                    the runner begins unit n
     unit         n, status, error     unit n ended (`UnitStatus`, the first four)
@@ -23,6 +24,14 @@ from enum import Enum
 
 KIND = "k"  # the field every record has
 
+# What multiprocessing puts on the command line of a Python it starts, and how that process
+# came to be: the probe reads its own argv, the collector the kernel's /proc/PID/cmdline.
+STARTED_BY_MULTIPROCESSING = {
+    "--multiprocessing-fork": "spawn",
+    "multiprocessing.forkserver": "forkserver",
+    "multiprocessing.resource_tracker": "helper",
+}
+
 
 class Kind(str, Enum):
     HELLO = "hello"
@@ -39,6 +48,16 @@ class Kind(str, Enum):
     INPUT = "input"
     POOL_WORKER = "pool_worker"
     SERVER = "server"
+
+
+class Mode(str, Enum):
+    """What the runner runs: a script's statements, or a notebook's cells."""
+
+    STATEMENTS = "statements"
+    CELLS = "cells"
+
+    def __str__(self) -> str:
+        return str(self.value)
 
 
 class UnitStatus(str, Enum):

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from grader.common.text import csv_row, terminal
-from grader.grading.results import SubmissionResult
+from grader.grading.results import Status, SubmissionResult
 from grader.grading.rubric import Rubric
 from grader.load.submission import canvas_identity
 
@@ -110,7 +110,7 @@ def write(results: list[SubmissionResult], roster: list[dict[str, str]], rubric:
             result = matched.get(row["ID"].strip())
             if result is None:
                 absent.append(row)
-            score = result.score if result is not None and result.status == "graded" else None
+            score = result.score if result is not None and result.status is Status.GRADED else None
             if result is None and zero_missing:
                 score = 0
             writer.writerow(csv_row([row.get(c, "") for c in identity] + [score]))

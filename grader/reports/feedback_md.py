@@ -10,12 +10,12 @@ import re
 from pathlib import Path
 
 from grader.common.text import readable, report_name
-from grader.grading.results import Override, SubmissionResult
+from grader.grading.results import Override, Status, SubmissionResult
 
 
 def render(result: SubmissionResult, assignment: str) -> str:
     lines = [f"# {assignment}: feedback for {result.student}", ""]
-    if result.status == "error":
+    if result.status is Status.ERROR:
         lines += [f"**Could not be graded:** {result.error}", "",
                   f"Score: {result.score:g} / {result.max_score:g}", ""]
         return "\n".join(lines)

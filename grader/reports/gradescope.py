@@ -12,11 +12,11 @@ import os
 from pathlib import Path
 
 from grader.common.text import clean
-from grader.grading.results import SubmissionResult
+from grader.grading.results import Status, SubmissionResult
 
 
 def build(result: SubmissionResult) -> dict:
-    if result.status == "error":
+    if result.status is Status.ERROR:
         return {
             "score": 0,
             "execution_time": round(result.seconds),

@@ -15,7 +15,7 @@ from markupsafe import Markup
 
 from grader.analysis.similarity import Pair
 from grader.common.text import readable, report_name, scrub
-from grader.grading.results import ProcessView, SubmissionResult
+from grader.grading.results import ProcessView, Status, SubmissionResult
 from grader.grading.rubric import Rubric
 from grader.load.submission import Skipped
 from grader.reports import feedback_md
@@ -55,7 +55,7 @@ def summary(results: list[SubmissionResult], rubric: Rubric, skipped: Sequence[S
             pairs: Sequence[Pair] = (), absent: Sequence[dict[str, str]] = ()) -> str:
     """`skipped`: the entries of the class directories that were not graded (`submission.Skipped`);
     `pairs`: similar submissions; `absent`: roster rows of students who handed nothing in."""
-    graded = [r for r in results if r.status == "graded"]
+    graded = [r for r in results if r.status is Status.GRADED]
     scores = [r.score for r in graded]
     top = rubric.max_score or 1
     bins: list[dict[str, Any]] = []
@@ -84,7 +84,7 @@ def summary(results: list[SubmissionResult], rubric: Rubric, skipped: Sequence[S
         median=statistics.median(scores) if scores else 0, bins=bins,
         top=max((b["count"] for b in bins), default=0), questions=questions,
         failures=[{"question": q, "check": c, "students": s} for (q, c), s in common],
-        error_list=[r for r in results if r.status == "error"],
+        error_list=[r for r in results if r.status is Status.ERROR],
         review_list=[r for r in graded if r.review],
         skipped=list(skipped), results=results, rubric_questions=[q.id for q in rubric.questions],
         pairs=[_pair_view(pair) for pair in pairs], absent=list(absent),

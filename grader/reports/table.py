@@ -7,7 +7,7 @@ cursor, clear the screen or add a row of its own.
 from __future__ import annotations
 
 from grader.common.text import terminal
-from grader.grading.results import SubmissionResult
+from grader.grading.results import Status, SubmissionResult
 from grader.grading.rubric import Rubric
 
 
@@ -22,7 +22,7 @@ def render(results: list[SubmissionResult], rubric: Rubric) -> str:
             *[f"{scores[i]:g}" if i in scores else "-" for i in ids],
             f"{result.score:g}/{result.max_score:g}",
             ", ".join(dict.fromkeys(flag.reason.short for flag in result.review)) or "-",
-            result.status if result.status == "graded" else f"error: {result.error}",
+            result.status if result.status is Status.GRADED else f"error: {result.error}",
         ]])
     widths = [max(len(row[column]) for row in rows) for column in range(len(header) - 1)]
     return "\n".join(

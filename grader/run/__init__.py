@@ -1,1 +1,1 @@
-"""Stage 3, execution under observation: the sandbox, the engines that run the units, the collector of the probe's records."""
+"""Execution under observation: the sandbox, the engines that run the units, the collector of the probe's records."""

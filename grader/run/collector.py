@@ -27,19 +27,19 @@ import threading
 import time
 from pathlib import Path
 
-from grader.probe._grader_wire import KIND, REPORTED, Kind, UnitStatus
+from grader.probe._grader_wire import KIND, REPORTED, STARTED_BY_MULTIPROCESSING, Kind, UnitStatus
 from grader.run.records import (
-    Asked,
     Became,
     Cut,
     Exited,
     Hello,
     How,
+    InputCalled,
+    MpRole,
     Named,
     ProcessKey,
     Reaped,
     Record,
-    Role,
     Started,
     Stream,
     TaskDone,
@@ -85,13 +85,8 @@ def how_started(pid: int, parent: int) -> How:
     command = _command_line(pid)
     if command is None or command == _command_line(parent):
         return How.FORK
-    if b"--multiprocessing-fork" in command:
-        return How.SPAWN
-    if b"multiprocessing.forkserver" in command:
-        return How.FORKSERVER
-    if b"multiprocessing.resource_tracker" in command:
-        return How.HELPER
-    return How.EXEC
+    return next((How(how) for marker, how in STARTED_BY_MULTIPROCESSING.items() if marker.encode() in command),
+                How.EXEC)
 
 
 def _text(value: object, limit: int) -> str | None:
@@ -367,9 +362,9 @@ class Collector:
         elif kind is Kind.CUT:
             event = Cut(key, self._question(record.get("q")))
         elif kind is Kind.INPUT:
-            event = Asked(key, self._question(record.get("q")), _text(record.get("prompt"), 200) or "")
+            event = InputCalled(key, self._question(record.get("q")), _text(record.get("prompt"), 200) or "")
         else:
-            event = Became(key, Role.POOL_WORKER if kind is Kind.POOL_WORKER else Role.SERVER)
+            event = Became(key, MpRole.POOL_WORKER if kind is Kind.POOL_WORKER else MpRole.SERVER)
         self._add(event)
 
     def _hello(self, pid: int, record: dict) -> None:

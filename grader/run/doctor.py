@@ -16,9 +16,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.run.execute import covered_paths, kept_paths, probe_environment
 from grader.run.limits import Limits, format_size
-from grader.run.sandbox import RunSandbox
+from grader.run.sandbox import RunSandbox, covered_paths, kept_paths, probe_environment
 
 _TRIES = r"""
 import json, os, socket, sys

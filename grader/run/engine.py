@@ -1,10 +1,10 @@
-"""What the two engines share: the protocol `execute` drives them through, and the driver.
+"""What the two engines share: the protocol `execute` runs them through, and the driver.
 
 An engine runs units in one process (a runner, or a Jupyter kernel) until they are all done
-or that process is gone; the driver (`drive`) starts it again for the units left, keeping each
-question's time budget and the submission's deadline across the restarts, and says what became
-of the units no process reached. Each engine keeps only what is its own: how to start its
-process and how to watch one unit.
+or that process is gone, and says how it ended; `drive` starts it again for the units left,
+with one `Budget` (each question's seconds and the submission's deadline) that every pass
+charges, and writes the outcome of every unit no process reached. Each engine keeps only what
+is its own: how to start its process and how to watch one unit.
 """
 
 from __future__ import annotations
@@ -34,30 +34,33 @@ class Budget:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.deadline = time.monotonic() + limits.submission_timeout
-        self._left: dict[str, float] = {}
+        self._left: dict[str, float] = {}  # by question id ("" for code outside every question)
 
-    def left(self, question: str | None) -> float:
+    def seconds_for(self, question: str | None) -> float:
+        """What `question` has left of its time limit."""
         return self._left.get(question or "", self.limits.timeout)
 
-    def spend(self, question: str | None, seconds: float, timed_out: bool = False) -> None:
-        """A timed-out question has no time left, whatever its clock says."""
-        self._left[question or ""] = 0.0 if timed_out else self.left(question) - seconds
+    def charge(self, question: str | None, seconds: float, timed_out: bool = False) -> None:
+        """A unit of `question` took `seconds`; one that timed out leaves it none, whatever the clock says."""
+        self._left[question or ""] = 0.0 if timed_out else self.seconds_for(question) - seconds
 
-    def seconds_left(self) -> dict[str, float]:
-        """What each question has used so far, for a process that keeps its own watch."""
+    def per_question(self) -> dict[str, float]:
+        """Each charged question's seconds left, for a runner that keeps its own watch too."""
         return dict(self._left)
 
-    def remaining(self) -> float:
-        """Seconds until the submission's deadline."""
+    def until_deadline(self) -> float:
+        """Seconds until the submission's deadline (negative once it passed)."""
         return self.deadline - time.monotonic()
 
-    def ran_out(self) -> str:
+    def deadline_passed(self) -> str:
+        """Why the units after the deadline were not run."""
         return f"the submission's time limit of {self.limits.submission_timeout:g} s ran out"
 
 
 class End(Enum):
-    """Why one process stopped running units, when units are left."""
+    """How one process of an engine stopped running units."""
 
+    DONE = "done"  # every unit it was given has an outcome
     RESTART = "restart"  # it stopped a unit that overran, or was lost: go on in a fresh one
     DIED = "died"  # it ended during the next unit: that unit died, the rest go on in a fresh one
     STOPPED = "stopped"  # nothing more can run: the rest are not run, for `reason`
@@ -65,11 +68,11 @@ class End(Enum):
 
 @dataclass(frozen=True)
 class Pass:
-    """What one process of an engine did: the outcomes of the units it finished, in order,
-    and how it ended (which matters only if that was not all)."""
+    """What one process of an engine did: the outcomes of the units it finished, in order
+    (none for a unit it did not finish), and how it ended."""
 
     outcomes: list[UnitOutcome]
-    end: End = End.RESTART
+    end: End = End.DONE
     reason: str = ""
 
 
@@ -87,10 +90,13 @@ def drive(engine: Engine, units: list[Unit], limits: Limits) -> list[UnitOutcome
         done = engine.one_pass(units[len(outcomes):], units[:len(outcomes)], budget)
         outcomes.extend(done.outcomes)
         rest = units[len(outcomes):]
-        if not rest or done.end is End.RESTART:
+        if not rest:
+            break
+        if done.end is End.RESTART and done.outcomes:
             continue
         if done.end is End.DIED:
             outcomes.append(UnitOutcome(rest[0].question, rest[0].label, UnitStatus.DIED, done.reason or None))
-        else:
-            outcomes.extend(UnitOutcome(u.question, u.label, UnitStatus.NOT_RUN, done.reason) for u in rest)
+        else:  # stopped, or a pass that finished nothing would only start again
+            reason = done.reason if done.end is End.STOPPED else "its process ended before it"
+            outcomes.extend(UnitOutcome(u.question, u.label, UnitStatus.NOT_RUN, reason) for u in rest)
     return outcomes

@@ -29,7 +29,6 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from grader.probe._grader_proctree import kill_descendants
 from grader.probe._grader_wire import UnitStatus
 from grader.run.engine import Budget, End, Pass
-from grader.run.limits import Limits
 from grader.run.sandbox import RunSandbox
 from grader.run.units import Unit, UnitOutcome
 
@@ -86,8 +85,8 @@ class _OwnInterpreter(KernelSpecManager):
 class KernelEngine:
     """One kernel per pass; a kernel that dies (or is killed, stuck in a cell) is replaced."""
 
-    def __init__(self, path: Path, limits: Limits, env: dict[str, str], sandbox: RunSandbox) -> None:
-        self.path, self.limits, self.env, self.sandbox = path, limits, env, sandbox
+    def __init__(self, path: Path, env: dict[str, str], sandbox: RunSandbox) -> None:
+        self.path, self.env, self.sandbox = path, env, sandbox
         self.specs = _OwnInterpreter(sandbox.command([sys.executable, "-m", "ipykernel_launcher", "-f",
                                                       "{connection_file}"]))
         self.starts = count()
@@ -111,6 +110,7 @@ class KernelEngine:
         sandbox.collector.new_epoch()
         sandbox.open_kernel_dir()
         outcomes: list[UnitOutcome] = []
+        ended: Pass | None = None  # how the units went, whatever becomes of the kernel's cleanup
         with sandbox.stdin(sandbox.instructions(self.path.parent)) as stdin:
             try:
                 async with client.async_setup_kernel(env=self.env, cwd=str(self.path.parent),
@@ -118,35 +118,40 @@ class KernelEngine:
                                                      stdin=stdin, cleanup_kc=True):
                     sandbox.seal_kernel_dir()  # its sockets are bound: from now on nothing in it changes
                     try:
-                        await _run_units(client, km, units, budget, outcomes)
+                        ended = await _run_units(client, km, units, budget, outcomes)
                     finally:  # before the kernel goes, or its orphans would escape the kill
                         sandbox.sweep(_kernel_pid(km))
             except (DeadKernelError, CellTimeoutError, RuntimeError, TimeoutError, zmq.ZMQError) as exc:
-                return Pass(outcomes, End.STOPPED, f"the kernel failed: {type(exc).__name__}: {str(exc)[:300]}")
+                if ended is None:
+                    return Pass(outcomes, End.STOPPED, f"the kernel failed: {type(exc).__name__}: {str(exc)[:300]}")
             finally:  # nbclient's exit hook outlives a kernel whose cleanup failed, to fail again at exit
                 atexit.unregister(client._cleanup_kernel)
-        return Pass(outcomes)
+        assert ended is not None
+        return ended
 
 
 async def _run_units(client: NotebookClient, km: AsyncKernelManager, units: list[Unit], budget: Budget,
-                     outcomes: list[UnitOutcome]) -> None:
+                     outcomes: list[UnitOutcome]) -> Pass:
     """Run the units, one outcome each, until the end or until the kernel is gone."""
     await _silent(client, _SETUP)
     while len(outcomes) < len(units):
         unit = units[len(outcomes)]
-        if budget.remaining() <= 0:
-            outcomes.append(UnitOutcome(unit.question, unit.label, UnitStatus.NOT_RUN, budget.ran_out()))
-            continue
-        left = min(budget.left(unit.question), budget.remaining())
+        if budget.until_deadline() <= 0:
+            return Pass(outcomes, End.STOPPED, budget.deadline_passed())
+        left = min(budget.seconds_for(unit.question), budget.until_deadline())
         if left <= 0:
             outcomes.append(UnitOutcome(unit.question, unit.label, UnitStatus.SKIPPED))
             continue
         started = time.monotonic()
         outcome = await _run_cell(client, km, unit, left)
-        budget.spend(unit.question, time.monotonic() - started)
+        budget.charge(unit.question, time.monotonic() - started,
+                      timed_out=outcome is not None and outcome.status is UnitStatus.TIMEOUT)
+        if outcome is None:  # the kernel died in it
+            return Pass(outcomes, End.DIED)
         outcomes.append(outcome)
-        if outcome.status in (UnitStatus.DIED, UnitStatus.TIMEOUT) and not await km.is_alive():
-            break
+        if outcome.status is UnitStatus.TIMEOUT and not await km.is_alive():
+            return Pass(outcomes, End.RESTART)
+    return Pass(outcomes)
 
 
 def _kernel_pid(km: AsyncKernelManager) -> int:
@@ -163,7 +168,8 @@ async def _silent(client: NotebookClient, code: str) -> None:
     await client.async_wait_for_reply(msg_id, nbformat.v4.new_code_cell(code))
 
 
-async def _run_cell(client: NotebookClient, km: AsyncKernelManager, unit: Unit, left: float) -> UnitOutcome:
+async def _run_cell(client: NotebookClient, km: AsyncKernelManager, unit: Unit, left: float) -> UnitOutcome | None:
+    """The unit's outcome; None if the kernel died in it."""
     cell = nbformat.v4.new_code_cell(unit.source)
     client.nb.cells = [cell]
     client.timeout = max(1, int(left + 0.999))
@@ -174,7 +180,7 @@ async def _run_cell(client: NotebookClient, km: AsyncKernelManager, unit: Unit, 
         await _stop_overrun(client, km)
         return UnitOutcome(unit.question, unit.label, UnitStatus.TIMEOUT)
     except DeadKernelError:
-        return UnitOutcome(unit.question, unit.label, UnitStatus.DIED)
+        return None
     errors = [o for o in cell.outputs if o.get("output_type") == "error"]
     if errors:
         return UnitOutcome(unit.question, unit.label, UnitStatus.ERROR, f"{errors[0].ename}: {errors[0].evalue}")

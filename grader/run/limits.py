@@ -1,5 +1,6 @@
-"""Every limit of a run, as the rubric and the command line set them, and how a limit that
-was reached is named in a student's feedback (one sentence per limit, written here only)."""
+"""Every limit of a run, as the rubric and the command line set them, and how a resource
+limit that was reached is named in a student's feedback (`Limit.describe`). Time limits are
+told where they are kept: `grading.notes` and `run.engine`."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from grader.load.submission import Submission
 from grader.run.units import Unit
 
 
-def notebook_units(submission: Submission, attribution: Attribution) -> list[Unit]:
+def notebook_units(attribution: Attribution) -> list[Unit]:
     """The code of the notebook, piece by piece, each named as the student sees it; code
     that attribution found in a markdown or raw cell runs too."""
     return [Unit(piece.question, piece.label, source=piece.source)

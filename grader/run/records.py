@@ -28,7 +28,8 @@ class ProcessKey:
 
 
 class How(Word):
-    """How a process came to be, by the kernel's word (`collector.how_started`)."""
+    """How a process came to be, by the kernel's word: the first to say hello after a start is
+the root; the others, by their command lines (`collector.how_started`)."""
 
     ROOT = "root"
     FORK = "fork"
@@ -82,7 +83,7 @@ class Stream(Word):
     STDERR = "stderr"  # print(file=sys.stderr), logging, tracebacks
 
 
-class Role(Word):
+class MpRole(Word):
     POOL_WORKER = "pool_worker"
     SERVER = "server"  # a Manager's server process
 
@@ -92,7 +93,7 @@ class Became:
     """multiprocessing made the process a pool worker or a Manager's server."""
 
     key: ProcessKey
-    role: Role
+    role: MpRole
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ class Cut:
 
 
 @dataclass(frozen=True)
-class Asked:
+class InputCalled:
     """The process called input()."""
 
     key: ProcessKey
@@ -143,7 +144,7 @@ class Asked:
     prompt: str
 
 
-Record = Hello | Started | Reaped | Named | Became | Exited | Written | TaskDone | Cut | Asked
+Record = Hello | Started | Reaped | Named | Became | Exited | Written | TaskDone | Cut | InputCalled
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ Scripts always run this way; notebooks do too unless the kernel engine is asked 
 runner executes cells with IPython itself, so a notebook costs one interpreter start instead
 of a Jupyter kernel's. The runner reports each unit's start and outcome over the collector's
 socket; this side starts it, keeps each unit's time limit from outside as well (a student who
-disarms the runner's own watchdog gains nothing), bounds the total time, and marks the units
-it never reached.
+disarms the runner's own watchdog gains nothing) and bounds the whole process's time; `drive`
+(`engine.py`) starts it again for the units left, and says what became of those never reached.
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from grader.probe._grader_sandbox import SANDBOX_FAILED
-from grader.probe._grader_wire import UnitStatus
+from grader.probe._grader_wire import Mode, UnitStatus
 from grader.run.collector import Collector
 from grader.run.engine import Budget, End, Pass
 from grader.run.limits import Limits
@@ -35,23 +34,23 @@ STARTUP = 5.0  # for the first unit: the runner's own start (and a script's repl
 
 
 class RunnerEngine:
-    """`mode`: "statements" (a script) or "cells" (a notebook). A notebook's process that dies
+    """`mode`: a script's statements or a notebook's cells. A notebook's process that dies
     is started again for the cells after the one that killed it, as a kernel would be
     restarted; a script that ends ends. A unit that would not stop is reported by the runner
     (or found overrunning by this side) and both go on in a fresh process (a script's
     definitions replayed first)."""
 
-    def __init__(self, path: Path, mode: str, limits: Limits, env: dict[str, str], sandbox: RunSandbox,
+    def __init__(self, path: Path, mode: Mode, limits: Limits, env: dict[str, str], sandbox: RunSandbox,
                  regions: dict | None = None) -> None:
         self.path, self.mode, self.limits, self.env, self.sandbox, self.regions = path, mode, limits, env, sandbox, regions
 
     def one_pass(self, units: list[Unit], done: list[Unit], budget: Budget) -> Pass:
-        replay = [u for u in done if u.definition] if self.mode == "statements" else []
+        replay = [u for u in done if u.definition] if self.mode is Mode.STATEMENTS else []
         return _run_once(self.path, self.mode, units, self.limits, budget, self.env, self.sandbox, replay,
                          self.regions)
 
 
-def _run_once(path: Path, mode: str, units: list[Unit], limits: Limits, budget: Budget, env: dict[str, str],
+def _run_once(path: Path, mode: Mode, units: list[Unit], limits: Limits, budget: Budget, env: dict[str, str],
               sandbox: RunSandbox, replay: list[Unit], regions: dict | None) -> Pass:
     """One runner process over `units`."""
     runnable = [u for u in units if u.syntax_error is None]
@@ -59,7 +58,7 @@ def _run_once(path: Path, mode: str, units: list[Unit], limits: Limits, budget: 
         "mode": mode,
         "path": str(path),
         "timeout": limits.timeout,
-        "budgets": budget.seconds_left(),
+        "budgets": budget.per_question(),
         "stuck_exit": STUCK,
         "regions": regions,
         "replay": [{"start": u.start, "end": u.end, "indented": u.indented} for u in replay],
@@ -69,7 +68,7 @@ def _run_once(path: Path, mode: str, units: list[Unit], limits: Limits, budget: 
     instructions = sandbox.instructions(path.parent, runner)
     questions = {u.question for u in runnable}
     by_questions = limits.timeout * max(len(questions), 1) + 5
-    wall = min(by_questions, budget.remaining())
+    wall = min(by_questions, budget.until_deadline())
     collector = sandbox.collector
     assert collector is not None
     collector.new_epoch()
@@ -99,7 +98,8 @@ def _run_once(path: Path, mode: str, units: list[Unit], limits: Limits, budget: 
 
     threading.Thread(target=watch, daemon=True, name="grader-run-wait").start()
     finish = time.monotonic() + max(wall, 0.1)
-    end = Pass([], End.DIED if mode == "cells" else End.STOPPED, "the program exited before it")
+    # how it ended, if units are left: a notebook's process that ends takes its cell with it
+    end, reason = (End.DIED if mode is Mode.CELLS else End.STOPPED), "the program exited before it"
     overran = None  # index of a unit that this side found overrunning
     out_of_time = False  # the whole run's limit was reached
     with collector.changed:
@@ -122,21 +122,22 @@ def _run_once(path: Path, mode: str, units: list[Unit], limits: Limits, budget: 
         units_reported = dict(collector.units)
     if overran is not None:
         units_reported[overran] = UnitReport(UnitStatus.TIMEOUT, None, limits.timeout)
-        end = Pass([], End.RESTART, "stopped after its time limit")
+        end, reason = End.RESTART, "stopped after its time limit"
     elif out_of_time:
-        end = Pass([], End.STOPPED, budget.ran_out() if wall < by_questions
-                   else f"the run took longer than its questions' time limits ({by_questions:g} s)")
+        end, reason = End.STOPPED, (budget.deadline_passed() if wall < by_questions
+                                    else f"the run took longer than its questions' time limits ({by_questions:g} s)")
     elif code == STUCK:
-        end = Pass([], End.RESTART, "stopped after its time limit")
+        end, reason = End.RESTART, "stopped after its time limit"
     elif code == SANDBOX_FAILED:
         failed = sandbox.status().get("failed", {}).get("filesystem", "unknown")
-        end = Pass([], End.STOPPED, f"the sandbox could not be built ({str(failed)[:200]}), so nothing was run")
+        end, reason = End.STOPPED, f"the sandbox could not be built ({str(failed)[:200]}), so nothing was run"
     elif code != 0:
-        end = Pass([], end.end, f"the {'notebook' if mode == 'cells' else 'script'}'s process ended with code {code}")
+        reason = f"the {'notebook' if mode is Mode.CELLS else 'script'}'s process ended with code {code}"
     for index, report in sorted(units_reported.items()):  # this side's clock, for the next process
         if index < len(runnable):
-            budget.spend(runnable[index].question, report.seconds, timed_out=report.status is UnitStatus.TIMEOUT)
-    return replace(end, outcomes=_reported(units, units_reported))
+            budget.charge(runnable[index].question, report.seconds, timed_out=report.status is UnitStatus.TIMEOUT)
+    outcomes = _reported(units, units_reported)
+    return Pass(outcomes, End.DONE if len(outcomes) == len(units) else end, reason)
 
 
 def watch_limit(collector: Collector, runnable: list[Unit], budget: Budget, finish: float) -> tuple[int, float]:
@@ -152,7 +153,7 @@ def watch_limit(collector: Collector, runnable: list[Unit], budget: Budget, fini
     if index >= len(runnable):
         return index, min(finish, collector.settled_at + GRACE)
     question = runnable[index].question or ""
-    left = budget.left(question) - sum(report.seconds for n, report in collector.units.items()
+    left = budget.seconds_for(question) - sum(report.seconds for n, report in collector.units.items()
                                        if n < len(runnable) and (runnable[n].question or "") == question)
     return index, min(finish, since + max(left, 0) + GRACE)
 

@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import signal
+import site
 import subprocess
 import sys
 import tempfile
@@ -26,9 +27,12 @@ from itertools import count
 from pathlib import Path
 from typing import IO
 
+import grader
 from grader.probe._grader_proctree import become_subreaper, kill_descendants, kill_marked
 from grader.run.collector import Collector
 from grader.run.limits import MIB, Limit, Limits
+
+PROBE_DIR = Path(__file__).parents[1] / "probe"  # the probe and the launcher: on every run's path, read-only
 
 
 def passed_environment() -> dict[str, str]:
@@ -36,6 +40,63 @@ def passed_environment() -> dict[str, str]:
     passwords of the instructor's shell reach student code (its /proc/self/environ included)."""
     keep = ("PATH", "LANG", "LANGUAGE", "TZ", "TERM")
     return {k: v for k, v in os.environ.items() if k in keep or k.startswith("LC_")}
+
+
+def probe_environment(sandbox: RunSandbox) -> dict[str, str]:
+    """The environment of a run's root process: the probe on the path, reporting to the
+    collector, temp and home inside the run, and of the grader's own environment only what
+    `passed_environment` lets through."""
+    env = passed_environment()
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
+    env.update(
+        PYTHONPATH=str(PROBE_DIR),
+        PYTHONUNBUFFERED="1",
+        PYTHONDONTWRITEBYTECODE="1",
+        **sandbox.environment(),
+    )
+    return env
+
+
+# the system itself: all a run sees of the machine (read-only), with what `kept_paths` puts back
+_SYSTEM = {Path(p) for p in ("/bin", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/sbin",
+                             "/sys", "/usr")}
+
+
+def covered_paths(private: tuple[Path, ...]) -> list[Path]:
+    """What a run must not see: every top-level directory but the system's (homes, /root,
+    /tmp, /var, /run with its sockets, /opt, /srv, /work, /autograder, ...), and each
+    `private` path and the folder around it wherever they are (the submissions, other
+    sections, the output, earlier results, the rubric), and the grader's own install: an
+    allow-list, as bubblewrap's users write one, not a list of secrets to hide."""
+    package = Path(grader.__file__).resolve().parent
+    paths = [Path("/", entry) for entry in sorted(os.listdir("/"))] + [package, Path.home(), Path("/sys/fs/cgroup")]
+    if (package.parent / "pyproject.toml").exists():
+        paths.append(package.parent)  # a checkout: the examples, the model solution
+    for path in private:
+        path = path.resolve()
+        paths += [path, path.parent]
+    covered: list[Path] = []
+    for path in paths:
+        if path.is_symlink() or not path.is_dir():
+            continue
+        path = path.resolve()
+        if path != Path("/") and path not in _SYSTEM and path not in covered:
+            covered.append(path)
+    return covered
+
+
+def kept_paths() -> list[Path]:
+    """What a run needs inside what is covered: the interpreter, its packages (wherever a path
+    file put them), the probe."""
+    paths = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).parent, PROBE_DIR,
+             *(Path(p) for p in site.getsitepackages()), Path(site.getusersitepackages()),
+             *(Path(p) for p in sys.path if p.endswith(("site-packages", "dist-packages")))]
+    kept: list[Path] = []
+    for path in paths:
+        for form in (path.absolute(), path.resolve()):
+            if form.is_dir() and form not in kept:
+                kept.append(form)
+    return kept
 
 
 # --- cgroups --------------------------------------------------------------------------------
@@ -47,7 +108,6 @@ _ids = count()
 class _Controller:
     name: str  # "pids" or "memory"
     path: Path  # the run's cgroup directory
-    limit_file: str
     events: str  # file whose numbers say the limit was hit
 
 
@@ -89,7 +149,7 @@ def _make_cgroup(controller: str, limit: int) -> _Controller:
     except OSError:
         path.rmdir()
         raise
-    return _Controller(controller, path, limit_file, events)
+    return _Controller(controller, path, events)
 
 
 def _processes_in(path: Path) -> list[int]:
@@ -123,8 +183,6 @@ def abort_all() -> None:
     for run in running:
         run.sweep()
 
-
-PROBE_DIR = Path(__file__).parents[1] / "probe"  # the probe and the launcher: on every run's path, read-only
 
 class Aborted(Exception):
     """The batch was interrupted before this run could start."""
@@ -410,6 +468,8 @@ class RunSandbox:
         remove_tree(self.control)
         with _active_lock:
             _uids_in_use.discard(self.uid or -1)  # its processes are gone: free for the next run
+
+
 def _user_processes() -> int:
     uid = os.getuid()
     total = 0

@@ -29,6 +29,6 @@ class UnitOutcome:
     """One executed unit: a notebook cell or a script's top-level statement."""
 
     question: str | None
-    label: str  # "cell 4", "line 12"
+    label: str  # as the student sees it: "code cell 3 (`def worker():`)", "line 12"
     status: UnitStatus
     error: str | None = None

@@ -29,7 +29,7 @@ from grader.analysis.groups import SPREADS, Group, group_question
 from grader.common.text import report_name, scrub
 from grader.gradebook import publish
 from grader.gradebook.store import Gradebook, key, whoami
-from grader.grading.results import SubmissionResult
+from grader.grading.results import Status, SubmissionResult
 from grader.grading.rubric import Rubric
 from grader.reports.html import tree
 
@@ -174,7 +174,7 @@ def create_app(book: Gradebook, out: Path, token: str, use_model: bool = True) -
             return back(f"Nothing saved: points must be from 0 to {top:g} for {what}, not {points_text[:40]}.")
         comment = request.form.get("comment", "").strip()[:4000]
         reason = request.form.get("reason", "").strip()[:4000]
-        graded = [r for r in students if r.status == "graded"]  # an ungraded hand-in has no marks to change
+        graded = [r for r in students if r.status is Status.GRADED]  # an ungraded hand-in has no marks to change
         if not graded:
             abort(400)
         with state.lock:

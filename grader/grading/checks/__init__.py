@@ -7,7 +7,7 @@ Checks judge what the probe observed, never what the student's code claims in pr
 """
 
 
-from grader.grading.checks.base import CHECK_KINDS, Check, Outcome, clip
+from grader.grading.checks.base import CHECK_KINDS, Check, Outcome
 from grader.grading.checks.code import Code
 from grader.grading.checks.concepts import Concepts
 from grader.grading.checks.processes import Processes, RealPids, SeparateWriters
@@ -17,4 +17,4 @@ from grader.grading.checks.withheld import Withheld
 
 # every kind, each registered in CHECK_KINDS by importing its module
 __all__ = ["CHECK_KINDS", "Check", "Code", "Concepts", "Outcome", "Processes", "RanCleanly", "RealPids",
-           "SeparateWriters", "Value", "Withheld", "child_failure", "clip"]
+           "SeparateWriters", "Value", "Withheld", "child_failure"]

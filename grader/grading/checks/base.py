@@ -21,17 +21,6 @@ class Outcome:
     detail: str  # what was observed, in words a student can act on
 
 
-ERROR_CHARS = 2_000  # of an exception message, a printed line or a value quoted in feedback
-
-
-def clip(text: str, limit: int = ERROR_CHARS) -> str:
-    """Student text quoted in feedback, bounded: a 20 MiB exception message or a 1 MiB line
-    is cut, with a note, so it cannot go whole into every report."""
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}... ({len(text) - limit:,} more characters cut)"
-
-
 @dataclass(frozen=True, kw_only=True)
 class Check:
     kind: ClassVar[str] = ""

@@ -9,8 +9,9 @@ from functools import lru_cache
 from typing import ClassVar
 
 from grader.common.syntax import called_names, calls_any, is_main_guard, short_name, without_magics
+from grader.common.text import clip
 from grader.evidence.model import QuestionEvidence
-from grader.grading.checks.base import Check, Outcome, clip, register
+from grader.grading.checks.base import Check, Outcome, register
 
 
 @register

@@ -8,8 +8,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import ClassVar
 
+from grader.common.text import clip
 from grader.evidence.model import Process, QuestionEvidence
-from grader.grading.checks.base import Check, Outcome, clip, register
+from grader.grading.checks.base import Check, Outcome, register
 from grader.run.records import ProcessKey
 
 # read on squeezed text (one space per gap), so the optional gaps cannot backtrack far; a PID
@@ -121,7 +122,7 @@ def _pid_index(evidence: QuestionEvidence) -> tuple[dict[tuple[int, int], set[in
 
 
 def _related_pids(evidence: QuestionEvidence, key: ProcessKey,
-                  index: tuple[dict[tuple[int, int], set[int]], set[int]] | None = None) -> set[int]:
+                  index: tuple[dict[tuple[int, int], set[int]], set[int]]) -> set[int]:
     """The PIDs a process may truthfully print: its own, its parent's, its children's
     (within its own PID namespace). Never 0 (no process: what getppid() says of a parent
     outside the namespace), and 1 only when it is a process of the run, not the init of
@@ -129,7 +130,7 @@ def _related_pids(evidence: QuestionEvidence, key: ProcessKey,
     process = evidence.processes.get(key)
     if process is None:
         return set()
-    children, with_one = index or _pid_index(evidence)
+    children, with_one = index
     related = {process.pid, process.ppid, *children.get((process.start, process.pid), ())}
     if process.creator is not None:
         related.add(process.creator)

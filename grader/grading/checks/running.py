@@ -7,8 +7,9 @@ import signal
 from dataclasses import dataclass
 from typing import ClassVar
 
+from grader.common.text import clip
 from grader.evidence.model import Process, QuestionEvidence
-from grader.grading.checks.base import Check, Outcome, clip, register
+from grader.grading.checks.base import Check, Outcome, register
 from grader.grading.checks.processes import named
 from grader.probe._grader_wire import UnitStatus
 from grader.run.units import UnitOutcome

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
+from grader.common.text import clip
 from grader.evidence.model import QuestionEvidence, Task
-from grader.grading.checks.base import Check, Outcome, clip, register
+from grader.grading.checks.base import Check, Outcome, register
 from grader.grading.checks.processes import NUMBER, numbers_by_line
 from grader.run.records import ProcessKey
 

@@ -16,10 +16,10 @@ from pathlib import Path
 from grader.attribution.attribute import attribute
 from grader.attribution.model import Asked, Attribution, Found
 from grader.common.syntax import source_lines
-from grader.common.text import readable, terminal
+from grader.common.text import clip, readable, terminal
 from grader.evidence.model import Evidence, QuestionEvidence
 from grader.evidence.read import read_evidence
-from grader.grading.checks import Check, clip
+from grader.grading.checks import Check, Withheld
 from grader.grading.notes import run_notes
 from grader.grading.process_tree import process_tree
 from grader.grading.results import CheckResult, QuestionResult, Status, SubmissionResult
@@ -112,9 +112,9 @@ def _run_check(check: Check, view: QuestionEvidence) -> CheckResult:
     return CheckResult(
         name=check.title, kind=check.kind, passed=passed,
         score=round(check.points * outcome.fraction, 2), max_score=check.points,
-        feedback=check.on_pass if passed or check.kind == "withheld" else check.on_fail,
+        feedback=check.on_pass if passed or isinstance(check, Withheld) else check.on_fail,
         detail=clip(outcome.detail, _DETAIL_CHARS),  # whatever a check quotes of the student's
-        hidden=check.hidden, withheld=check.kind == "withheld",
+        hidden=check.hidden, withheld=isinstance(check, Withheld),
     )
 
 
