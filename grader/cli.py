@@ -28,7 +28,8 @@ from grader.gradebook.publish import Missing
 from grader.gradebook.store import Gradebook, GradebookError
 from grader.grading.results import Status
 from grader.grading.rubric import DEFAULT_RUBRIC, Rubric, RubricError, load_rubric
-from grader.load.submission import SubmissionError, find_submissions, load
+from grader.load.discover import find_submissions
+from grader.load.submission import SubmissionError, load
 from grader.reports import canvas, feedback_md, gradescope, table
 from grader.run import doctor
 from grader.run.engine import EngineKind
@@ -240,7 +241,7 @@ def _review(args: argparse.Namespace) -> int:
         print(f"grader: error: {terminal(str(path))}: no gradebook; grade first with `grader grade ... --out {terminal(str(args.out))}`",
               file=sys.stderr)
         return 2
-    from grader.gradebook.review_app import serve
+    from grader.gradebook.review_app.app import serve
 
     try:
         return serve(Gradebook(path), args.out, args.port)

@@ -8,7 +8,8 @@ import pytest
 
 from grader.attribution.attribute import attribute
 from grader.grading.pipeline import asked
-from grader.load.submission import SubmissionError, discover, load
+from grader.load.discover import discover
+from grader.load.submission import SubmissionError, load
 from tests.helpers import EXAMPLES, grade_path, scores, write_notebook
 
 NBCONVERT = '''#!/usr/bin/env python

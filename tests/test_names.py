@@ -24,7 +24,8 @@ from grader.common import text
 from grader.common.text import csv_cell, readable, report_name, terminal
 from grader.grading.pipeline import grade
 from grader.grading.rubric import DEFAULT_RUBRIC, load_rubric
-from grader.load.submission import find_submissions, load
+from grader.load.discover import find_submissions
+from grader.load.submission import load
 from grader.run.limits import Limits
 from tests.helpers import REAL_GRADER, ROOT, build_wheel, grade_path, run_autograder, write_notebook
 
@@ -167,7 +168,7 @@ def test_entries_that_are_not_submissions_are_listed_with_the_reason(tmp_path):
 
 
 def test_same_student_twice_stays_two_students():
-    from grader.load.submission import _unique_students
+    from grader.load.discover import _unique_students
 
     found = [("ann", Path("ann")), ("ann", Path("ann.ipynb")), ("ann", Path("x/ann.ipynb")), ("ann", Path("y/ann.py"))]
     names = [name for name, _ in _unique_students(found)]

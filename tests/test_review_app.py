@@ -17,7 +17,7 @@ import pytest
 
 from grader.cli import main
 from grader.common.text import report_name
-from grader.gradebook.review_app import create_app
+from grader.gradebook.review_app.app import create_app
 from grader.gradebook.store import Gradebook
 from tests.helpers import EXAMPLES, write_notebook
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import grader
 from grader.batch.settings import Settings
 from grader.grading.results import SubmissionResult
-from grader.load.submission import content_digest
+from grader.load.discover import content_digest
 
 
 class Cache:

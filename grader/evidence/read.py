@@ -42,13 +42,15 @@ class _Facts:
     """What is known of one process so far, from its hello and its own records."""
 
     hello: Hello | None = None
-    started_in: tuple[str | None] | None = None  # the question its creator said it started in
+    started: bool = False  # its creator said it started it...
+    started_in: str | None = None  # ...while this question ran
     name: str | None = None
     mp_parent: int | None = None
     pool_worker: bool = False
     server: bool = False
     exit_code: int | None = None
-    reaped: tuple[int | None] | None = None  # the parent's word on its exit code, if it gave one
+    reaped: bool = False  # the parent gave its word on the exit
+    reaped_code: int | None = None  # ...and this was it (None: a code it could not give)
     stdout: list[str] = field(default_factory=list)
     stderr: list[str] = field(default_factory=list)
 
@@ -81,7 +83,7 @@ def read_evidence(observation: Observation) -> Evidence:
         if isinstance(record, Started):
             if parent_says(record.key, record.child):
                 child = facts[record.child]
-                child.started_in = (record.question,)
+                child.started, child.started_in = True, record.question
                 if child.name is None:
                     child.name = record.name
         elif isinstance(record, Named):
@@ -95,7 +97,7 @@ def read_evidence(observation: Observation) -> Evidence:
             facts[record.key].exit_code = record.code
         elif isinstance(record, Reaped):  # the parent's word wins: it also knows deaths by signal
             if parent_says(record.key, record.child):
-                facts[record.child].reaped = (record.code,)
+                facts[record.child].reaped, facts[record.child].reaped_code = True, record.code
         elif isinstance(record, Written):
             fact = facts[record.key]
             (fact.stderr if record.stream is Stream.STDERR else fact.stdout).append(record.text)
@@ -108,8 +110,8 @@ def read_evidence(observation: Observation) -> Evidence:
             inputs.append(record)
 
     for fact in facts.values():
-        if fact.reaped == (0,) and fact.exit_code not in (None, 0):  # a crash the parent would hide
-            fact.reaped = None
+        if fact.reaped and fact.reaped_code == 0 and fact.exit_code not in (None, 0):  # a crash the parent would hide
+            fact.reaped = False
             if _HIDDEN_CRASH not in refused:
                 refused.append(_HIDDEN_CRASH)
     processes: dict[ProcessKey, Process] = {}
@@ -123,11 +125,11 @@ def read_evidence(observation: Observation) -> Evidence:
             creator = fact.mp_parent  # the forkserver forks it; multiprocessing says for whom
         processes[key] = Process(
             key=key, pid=key.pid, ppid=hello.ppid, how=hello.how,
-            question=None if key in roots else (fact.started_in[0] if fact.started_in else hello.question),
+            question=None if key in roots else (fact.started_in if fact.started else hello.question),
             name=fact.name, creator=creator,
             # a worker the pool ended before it began its loop never said so itself
             pool_worker=fact.pool_worker or "PoolWorker" in (fact.name or ""),
-            exit_code=fact.reaped[0] if fact.reaped is not None else fact.exit_code,
+            exit_code=fact.reaped_code if fact.reaped else fact.exit_code,
             stdout="".join(fact.stdout), stderr="".join(fact.stderr), server=fact.server,
         )
 

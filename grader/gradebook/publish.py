@@ -17,7 +17,7 @@ from grader.analysis.similarity import Pair
 from grader.gradebook.store import Gradebook, finalize, key
 from grader.grading.results import SubmissionResult
 from grader.grading.rubric import Rubric, load_rubric
-from grader.load.submission import Skipped, content_digest
+from grader.load.discover import Skipped, content_digest
 from grader.reports import canvas
 
 

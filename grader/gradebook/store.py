@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.grading.results import CheckResult, Override, QuestionResult, Status, SubmissionResult
-from grader.load.submission import canvas_identity
+from grader.load.discover import canvas_identity
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (

@@ -8,7 +8,7 @@ from pathlib import Path
 from grader.analysis.similarity import Pair
 from grader.grading.results import SubmissionResult
 from grader.grading.rubric import Rubric
-from grader.load.submission import Skipped
+from grader.load.discover import Skipped
 
 
 def write_all(results: list[SubmissionResult], rubric: Rubric, out: Path, skipped: Sequence[Skipped] = (),

@@ -16,7 +16,7 @@ from pathlib import Path
 from grader.common.text import csv_row, terminal
 from grader.grading.results import Status, SubmissionResult
 from grader.grading.rubric import Rubric
-from grader.load.submission import canvas_identity
+from grader.load.discover import canvas_identity
 
 ROSTER_COLUMNS = ("Student", "ID", "SIS User ID", "Section")
 _IDENTITY = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")  # SIS Login ID: when the roster has it

@@ -17,7 +17,7 @@ from grader.analysis.similarity import Pair
 from grader.common.text import readable, report_name, scrub
 from grader.grading.results import ProcessView, Status, SubmissionResult
 from grader.grading.rubric import Rubric
-from grader.load.submission import Skipped
+from grader.load.discover import Skipped
 from grader.reports import feedback_md
 
 TEMPLATES = Path(__file__).parent / "templates"

@@ -10,7 +10,7 @@ from pathlib import Path
 from grader.common.text import clean, report_name
 from grader.grading.results import SubmissionResult
 from grader.grading.rubric import Rubric
-from grader.load.submission import Skipped
+from grader.load.discover import Skipped
 
 
 def write(results: list[SubmissionResult], rubric: Rubric, path: Path, skipped: Sequence[Skipped] = ()) -> None:

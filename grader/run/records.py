@@ -102,15 +102,16 @@ class Exited:
     code: int | None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Written:
-    """A run of writes by one process to one stream while one question ran."""
+    """A run of writes by one process to one stream while one question ran: not frozen, as
+    the collector appends the same process's next writes to it while nothing else came between."""
 
     key: ProcessKey
     stream: Stream
     question: str | None
     main_thread: bool
-    parts: list[str] = field(default_factory=list)  # the collector appends the same process's next writes
+    parts: list[str] = field(default_factory=list)
 
     @property
     def text(self) -> str:
