@@ -10,7 +10,7 @@ from grader.attribution.attribute import attribute, strip_prompt
 from grader.attribution.markers import bare_number, header_question
 from grader.attribution.model import Found, Origin
 from grader.grading.pipeline import asked
-from grader.load.submission import Cell, Submission
+from grader.load.submission import Cell, Submission, SubmissionKind
 
 NUMBERS = {1: "q1", 2: "q2", 3: "q3", 5: "q5", 6: "q6"}
 
@@ -68,7 +68,7 @@ def questions(rubric):
 def notebook(*cells: tuple[str, str]) -> Submission:
     kinds = {"md": "markdown", "code": "code", "raw": "raw"}
     built = tuple(Cell(i, kinds[kind], source) for i, (kind, source) in enumerate(cells))
-    return Submission("s", Path("s.ipynb"), "notebook", built, "")
+    return Submission("s", Path("s.ipynb"), SubmissionKind.NOTEBOOK, built, "")
 
 
 def code_of(result, question: str) -> str:
@@ -97,7 +97,7 @@ def test_several_questions_in_one_markdown_cell_and_code_cells_follow(questions)
 
 def test_metadata_names_the_question_without_any_header(questions):
     cells = (Cell(0, "code", "print(1)", hint="q6"), Cell(1, "code", "print(2)"), Cell(2, "code", "print(3)", hint="q3"))
-    result = attribute(Submission("s", Path("s.ipynb"), "notebook", cells, ""), questions)
+    result = attribute(Submission("s", Path("s.ipynb"), SubmissionKind.NOTEBOOK, cells, ""), questions)
     assert result.cell_questions == ("q6", "q6", "q3")
     assert result.found["q6"] is Found.METADATA
 

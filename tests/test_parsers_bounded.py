@@ -30,7 +30,7 @@ from grader.grading.checks import (
 )
 from grader.grading.pipeline import asked
 from grader.grading.rubric import load_rubric
-from grader.load.submission import Cell, Submission, script_cells
+from grader.load.submission import Cell, Submission, SubmissionKind, script_cells
 from grader.probe._grader_wire import UnitStatus
 from grader.run.records import How, ProcessKey, Stream
 from grader.run.units import UnitOutcome
@@ -191,11 +191,11 @@ def _script_cells(text: str) -> tuple[Cell, ...]:
 def test_attribution_is_bounded(name):
     payload = PAYLOADS[name][:NOTEBOOK_TEXT]
     for shape, cells in SHAPES.items():
-        notebook = Submission("s", Path("s.ipynb"), "notebook", cells(payload), "")
+        notebook = Submission("s", Path("s.ipynb"), SubmissionKind.NOTEBOOK, cells(payload), "")
         with bounded(f"attribution of {name!r} in a {shape}", ATTRIBUTION_BOUND):
             attribute(notebook, asked(RUBRIC))
     for text in (f"# Q1. {payload}\nx = 1\n", f"'''{payload}'''\nx = 1\n", f"# Q3.\n{payload}\n"):
-        script = Submission("s", Path("s.py"), "script", _script_cells(text), text)
+        script = Submission("s", Path("s.py"), SubmissionKind.SCRIPT, _script_cells(text), text)
         with bounded(f"attribution of a script with {name!r}", ATTRIBUTION_BOUND):
             attribute(script, asked(RUBRIC))
 

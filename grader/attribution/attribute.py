@@ -43,7 +43,7 @@ from grader.attribution.markers import (
 from grader.attribution.model import Asked, Attribution, Found, Origin, Piece
 from grader.attribution.regions import fall_back_on_order, fit_shapes, split_regions
 from grader.common.syntax import calls_any, source_lines, without_magics
-from grader.load.submission import Cell, Submission
+from grader.load.submission import Cell, CellKind, Submission, SubmissionKind
 
 
 def attribute(submission: Submission, asked: Sequence[Asked]) -> Attribution:
@@ -103,7 +103,7 @@ def _assemble(submission: Submission, asked: Sequence[Asked], lines: list[Line],
         code = runnable[cell.index]
         if code is not None:
             pieces.append(Piece(cell.index, question, code, Origin.CODE_CELL, names[cell.index]))
-        if cell.kind == "code" and code != cell.source and question in notes:
+        if cell.kind is CellKind.CODE and code != cell.source and question in notes:
             if code is None and _typed_prose(cell):
                 notes[question].append(f"{names[cell.index]} holds prose, not code: read as the text answer")
             elif code is not None:
@@ -114,19 +114,19 @@ def _assemble(submission: Submission, asked: Sequence[Asked], lines: list[Line],
     # as a whole, so this is for notebooks)
     has_code = {p.question for p in pieces}
     for ask in asked:
-        if not ask.asks_code or ask.id in has_code or submission.kind != "notebook":
+        if not ask.asks_code or ask.id in has_code or submission.kind is not SubmissionKind.NOTEBOOK:
             continue
         for cell in cells:
             rows = [lines[i].text for i in by_cell.get(cell.index, []) if line_question[i] == ask.id and lines[i].prose]
             found_code = code_in_text(rows) if rows else None
             if not found_code:
                 continue
-            origin = {"markdown": Origin.MARKDOWN, "raw": Origin.RAW}.get(cell.kind, Origin.STRING)
+            origin = {CellKind.MARKDOWN: Origin.MARKDOWN, CellKind.RAW: Origin.RAW}.get(cell.kind, Origin.STRING)
             pieces.append(Piece(cell.index, ask.id, found_code, origin, names[cell.index]))
             notes[ask.id].append(f"the only code for {ask.id.upper()} was in a {origin.value} "
                                  f"({names[cell.index]}): it was run as the answer")
     pieces.sort(key=lambda piece: piece.cell)
-    if submission.kind == "notebook":
+    if submission.kind is SubmissionKind.NOTEBOOK:
         pieces = _claim_code(pieces, asked, notes, found)
         for piece in pieces:
             if piece.origin.runs_as_written:
@@ -138,7 +138,7 @@ def _assemble(submission: Submission, asked: Sequence[Asked], lines: list[Line],
         found.setdefault(ask.id, Found.MISSING)
     regions: tuple[tuple[int, int, str | None], ...] = ()
     script = ""
-    if submission.kind == "script":
+    if submission.kind is SubmissionKind.SCRIPT:
         regions = _script_regions(submission, lines, line_question)
         script = _runnable_script(submission, runnable)
     return Attribution(
@@ -191,7 +191,7 @@ def _runnable_script(submission: Submission, runnable: list[str | None]) -> str:
     parses and keeps its line numbers."""
     rows = source_lines(submission.text)
     for cell, code in zip(submission.cells, runnable):
-        if cell.kind != "code" or code == cell.source:
+        if cell.kind is not CellKind.CODE or code == cell.source:
             continue
         replacement = source_lines(code or "")
         for offset in range(cell.end_line - cell.line + 1):
@@ -202,7 +202,7 @@ def _runnable_script(submission: Submission, runnable: list[str | None]) -> str:
 def _cell_names(submission: Submission) -> list[str]:
     """Each cell as the student sees it: "code cell 3 (`def worker():`)" counts only code
     cells and quotes the cell's first line, so it can be found; a script's line."""
-    if submission.kind == "script":
+    if submission.kind is SubmissionKind.SCRIPT:
         return [f"line {cell.line}" for cell in submission.cells]
     counts: dict[str, int] = {}
     names = []

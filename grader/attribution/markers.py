@@ -13,7 +13,7 @@ from difflib import SequenceMatcher
 
 from grader.attribution.model import Asked, Found
 from grader.common.syntax import source_lines, without_magics
-from grader.load.submission import Cell
+from grader.load.submission import Cell, CellKind
 
 _OPENING = r"^\s*(?:<[^>]{1,40}>\s*)*(?:#+\s*)?(?:[*_]{1,3}\s*)?(?:<[^>]{1,40}>\s*)*"
 _LABEL = (  # "Q.No-01", "Question no. 1", "Problem 1"; "Ans 1", "#Answer1", "A1" (but "Ans: 1. ..." is a list)
@@ -134,7 +134,7 @@ def lines_of_cell(cell: Cell) -> tuple[list[Line], str | None]:
     for it: None for a markdown cell or prose typed into a code cell. A code cell that does
     not parse because sentences are mixed into it runs without the sentences."""
     lines = source_lines(cell.source)
-    if cell.kind != "code":
+    if cell.kind is not CellKind.CODE:
         return [Line(cell.index, i, text, True) for i, text in enumerate(lines)], None
     runnable: str | None = cell.source
     prose_rows: set[int] = set()
@@ -306,7 +306,7 @@ def _find_markers(lines: list[Line], cells: Sequence[Cell], asked: Sequence[Aske
         bare = bare_at(index) if header is None else None
         rest = header[1] if header else bare[1] if bare else line.text
         # a restated question starts on this line: a fence or a word or two before it does not count
-        heading = cell.kind != "code" and bool(_HEADING.match(line.text))
+        heading = cell.kind is not CellKind.CODE and bool(_HEADING.match(line.text))
         restated = None
         if compared < _PROMPT_LINES and len(word_list(_HEADER_PREFIX.sub("", line_head(line.text)))) >= 3:
             compared += 1
@@ -317,7 +317,7 @@ def _find_markers(lines: list[Line], cells: Sequence[Cell], asked: Sequence[Aske
             marker = Marker(restated, Found.HEADER if agrees else Found.PROMPT)
         elif header is not None:
             marker = Marker(header[0], Found.HEADER) if header[0] else None
-        elif (bare is not None and (cell.kind != "code" or (line.offset == 0 and not bare[1].strip()))
+        elif (bare is not None and (cell.kind is not CellKind.CODE or (line.offset == 0 and not bare[1].strip()))
               and bare[0] in numbers and numbers[bare[0]] == _next_after(current, order)
               and (current is None or line.cell == sequence_cell
                    or (index == first_prose[line.cell] and not in_list

@@ -25,7 +25,7 @@ from grader.grading.process_tree import process_tree
 from grader.grading.results import CheckResult, QuestionResult, Status, SubmissionResult
 from grader.grading.review import review_flags
 from grader.grading.rubric import Question, Rubric
-from grader.load.submission import Submission, SubmissionError, load
+from grader.load.submission import Submission, SubmissionError, SubmissionKind, load
 from grader.run.engine import EngineKind
 from grader.run.execute import execute
 from grader.run.limits import Limits
@@ -93,7 +93,7 @@ def _grade_question(question: Question, submission: Submission, attribution: Att
 def _with_text(view: QuestionEvidence, question_id: str, submission: Submission,
                attribution: Attribution) -> QuestionEvidence:
     """Add what the checks read from the file itself: the text answer and the code."""
-    if submission.kind == "script":
+    if submission.kind is SubmissionKind.SCRIPT:
         lines = source_lines(attribution.script)
         code = "\n".join(
             "\n".join(lines[start - 1 : end])

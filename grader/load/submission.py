@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 
 from grader.common.syntax import source_lines
-from grader.common.text import readable
+from grader.common.text import Word, readable
 
 SUFFIXES = (".ipynb", ".py")
 
@@ -29,21 +29,35 @@ class SubmissionError(Exception):
     """A submission that cannot be loaded; the message is the one-line reason."""
 
 
+class CellKind(Word):
+    CODE = "code"
+    MARKDOWN = "markdown"  # in a script: comment paragraphs and module-level strings
+    RAW = "raw"
+
+
+class SubmissionKind(Word):
+    NOTEBOOK = "notebook"
+    SCRIPT = "script"
+
+
 @dataclass(frozen=True)
 class Cell:
     index: int
-    kind: str  # "code", "markdown" or "raw"
+    kind: CellKind  # a str is read as one (nbformat's cell_type)
     source: str
     line: int = 0  # first line in a script (1-based); 0 in a notebook
     end_line: int = 0
     hint: str | None = None  # question named by nbgrader/otter metadata or tags
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", CellKind(self.kind))
 
 
 @dataclass(frozen=True)
 class Submission:
     student: str
     path: Path
-    kind: str  # "notebook" or "script"
+    kind: SubmissionKind
     cells: tuple[Cell, ...]
     text: str  # the file's text (a script's code; a notebook's JSON)
     folder: Path | None = None  # the student's own directory, copied whole for the run
@@ -107,8 +121,8 @@ def load(student: str, path: Path) -> Submission:
     except OSError as exc:
         raise SubmissionError(f"{readable(str(path))}: cannot read: {exc.strerror}") from None
     if path.suffix == ".ipynb":
-        return Submission(student, path, "notebook", _notebook_cells(path, text), text, folder)
-    return Submission(student, path, "script", script_cells(text), text, folder)
+        return Submission(student, path, SubmissionKind.NOTEBOOK, _notebook_cells(path, text), text, folder)
+    return Submission(student, path, SubmissionKind.SCRIPT, script_cells(text), text, folder)
 
 
 def _notebook_cells(path: Path, text: str) -> tuple[Cell, ...]:
@@ -131,7 +145,7 @@ def _notebook_cells(path: Path, text: str) -> tuple[Cell, ...]:
         raise SubmissionError(f"{readable(str(path))}: not a valid notebook: {reason}") from None
     cells = []
     for index, cell in enumerate(notebook.cells):
-        cells.append(Cell(index, cell.cell_type, cell.source, hint=_metadata_hint(cell.metadata)))
+        cells.append(Cell(index, CellKind(cell.cell_type), cell.source, hint=_metadata_hint(cell.metadata)))
     return tuple(cells)
 
 
@@ -214,7 +228,7 @@ def _close(cells: list[Cell], kind: str | None, start: int, lines: list[str]) ->
         lines.pop()
     if kind is None or not lines:
         return
-    cells.append(Cell(len(cells), kind, "\n".join(lines), line=start, end_line=start + len(lines) - 1))
+    cells.append(Cell(len(cells), CellKind(kind), "\n".join(lines), line=start, end_line=start + len(lines) - 1))
 
 
 def _module_strings(text: str) -> list[tuple[int, int, str]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from grader.attribution.model import Attribution
 from grader.common.text import readable
-from grader.load.submission import Submission, SubmissionError, walk
+from grader.load.submission import Submission, SubmissionError, SubmissionKind, walk
 from grader.probe._grader_sandbox import copy_tree
 from grader.probe._grader_wire import Mode
 from grader.run.engine import Engine, EngineKind, drive
@@ -35,7 +35,7 @@ def execute(submission: Submission, attribution: Attribution, limits: Limits, qu
         path = _scratch_copy(submission, sandbox.scratch, attribution.script, limits)
         env = probe_environment(sandbox)
         runs: Engine
-        if submission.kind == "script":
+        if submission.kind is SubmissionKind.SCRIPT:
             units = script_units(submission, attribution)
             runs = RunnerEngine(path, Mode.STATEMENTS, limits, env, sandbox, regions={str(path): attribution.regions})
         else:
@@ -70,7 +70,7 @@ def _scratch_copy(submission: Submission, scratch: Path, script: str, limits: Li
     else:
         path = scratch / submission.path.name
         shutil.copy2(submission.path, path)
-    if submission.kind == "script" and script != submission.text:
+    if submission.kind is SubmissionKind.SCRIPT and script != submission.text:
         path.unlink()
         path.write_text(script, encoding="utf-8")
     return path

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from grader.attribution.model import Attribution
 from grader.common.syntax import is_main_guard
-from grader.load.submission import Submission
+from grader.load.submission import CellKind, Submission
 from grader.run.units import Unit
 
 
@@ -79,7 +79,7 @@ def _units_by_cell(submission: Submission, attribution: Attribution, region_of) 
     runnable = {piece.cell: piece.source for piece in attribution.pieces if piece.origin.runs_as_written}
     for cell in submission.cells:
         code = runnable.get(cell.index)
-        if cell.kind != "code" or code is None:
+        if cell.kind is not CellKind.CODE or code is None:
             continue  # prose typed into the script is a text answer, not broken code
         try:
             tree = ast.parse(code)
