@@ -46,7 +46,7 @@ def collector(tmp_path):
     sleepers = [subprocess.Popen(["sleep", "60"]) for _ in range(2)]  # live PIDs for /proc to describe
     collector = Collector(tmp_path, frozenset({"q3", "q5"}), output_limit=100, output_total=1000)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    collector.new_epoch()
+    collector.new_start()
 
     def send(pid: int, kind: Kind | str, **fields: object) -> None:
         with collector.changed:

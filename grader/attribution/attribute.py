@@ -24,7 +24,6 @@ for a code question that has no other code, with a note that says so.
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Sequence
 from difflib import SequenceMatcher
@@ -32,7 +31,6 @@ from difflib import SequenceMatcher
 from grader.attribution.markers import (
     ANSWER_LABEL,
     TAGS,
-    UNPARSABLE,
     Line,
     Marker,
     Prompts,
@@ -42,7 +40,7 @@ from grader.attribution.markers import (
 )
 from grader.attribution.model import Asked, Attribution, Found, Origin, Piece
 from grader.attribution.regions import fall_back_on_order, fit_shapes, split_regions
-from grader.common.syntax import calls_any, source_lines, without_magics
+from grader.common.syntax import code_calls, source_lines
 from grader.load.submission import Cell, CellKind, Submission, SubmissionKind
 
 
@@ -160,10 +158,10 @@ def _claim_code(pieces: list[Piece], asked: Sequence[Asked], notes: dict[str, li
         neighbours = {order[i] for i in (position - 1, position + 1) if 0 <= i < len(order)}
         for index, piece in enumerate(pieces):
             owner = next((a for a in asked if a.id == piece.question), None)
-            if owner is None or owner.id not in neighbours or not _does(piece.source, q.calls):
+            if owner is None or owner.id not in neighbours or not code_calls(piece.source, q.calls):
                 continue
-            if owner.asks_code and (not owner.calls or _does(piece.source, owner.calls) or not any(
-                    other.question == owner.id and other is not piece and _does(other.source, owner.calls)
+            if owner.asks_code and (not owner.calls or code_calls(piece.source, owner.calls) or not any(
+                    other.question == owner.id and other is not piece and code_calls(other.source, owner.calls)
                     for other in pieces)):
                 continue  # the owner's only answer stays its own, however wrong
             pieces[index] = Piece(piece.cell, q.id, piece.source, piece.origin, piece.label)
@@ -172,14 +170,6 @@ def _claim_code(pieces: list[Piece], asked: Sequence[Asked], notes: dict[str, li
             if found.get(q.id, Found.MISSING) == Found.MISSING:
                 found[q.id] = Found.SHAPE
     return pieces
-
-
-def _does(code: str, calls: tuple[str, ...]) -> bool:
-    try:
-        tree = ast.parse(without_magics(code))
-        return calls_any(tree, calls)
-    except UNPARSABLE:  # also an attribute chain too long for the walk
-        return False
 
 
 def _typed_prose(cell: Cell) -> bool:

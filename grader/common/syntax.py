@@ -40,9 +40,23 @@ def short_name(name: str) -> str:
 
 
 def calls_any(tree: ast.AST, names: tuple[str, ...] | list[str]) -> bool:
-    """The code calls one of the dotted `names` (resolved as `called_names` does)."""
-    called = called_names(tree)
+    """The code calls one of the dotted `names` (resolved as `called_names` does); False for
+    an attribute chain too long to walk."""
+    try:
+        called = called_names(tree)
+    except RecursionError:
+        return False
     return any(short_name(name) in called or name in called for name in names)
+
+
+def code_calls(code: str, names: tuple[str, ...] | list[str]) -> bool:
+    """`calls_any` on source text: False for code that cannot be parsed (a syntax error, a NUL
+    byte, nesting deeper than the parser goes)."""
+    try:
+        tree = ast.parse(without_magics(code))
+    except (SyntaxError, ValueError, UnicodeError, RecursionError, MemoryError):
+        return False
+    return calls_any(tree, names)
 
 
 def called_names(tree: ast.AST) -> set[str]:

@@ -13,6 +13,7 @@ import enum
 from dataclasses import dataclass
 
 from grader.attribution.model import Attribution, Found
+from grader.probe._grader_wire import INPUT_ANSWER
 
 
 class Review(str, enum.Enum):
@@ -65,7 +66,7 @@ def review_flags(attribution: Attribution, inputs: tuple[tuple[str | None, str],
         shown = f" ({prompts[0]!r})" if prompts and prompts[0] else ""
         flags.append(ReviewFlag(asking, Review.INPUT_CALLED,
                                 f"{(asking or 'the code').upper()} called input(){shown} {len(prompts)} time(s);"
-                                " the grader answered 4 each time"))
+                                f" the grader answered {INPUT_ANSWER} each time"))
     for question, score in scores.items():
         has_content = attribution.answers.get(question, "").strip() or attribution.code.get(question, "").strip()
         if score == 0 and has_content:

@@ -20,7 +20,7 @@ import socket
 import sys
 import threading
 
-from _grader_wire import KIND, STARTED_BY_MULTIPROCESSING, Kind
+from _grader_wire import INPUT_ANSWER, KIND, STARTED_BY_MULTIPROCESSING, Kind
 
 TYPE_CHECKING = False  # typing itself is not imported: this module loads into every process of a run
 if TYPE_CHECKING:
@@ -204,7 +204,6 @@ def install_taps() -> None:
             setattr(sys, name, _Tap(stream, name))
 
 
-INPUT_ANSWER = "4"  # what a grader types at an input() prompt: a number reads as text, int or float
 _INPUT_ANSWERS = 20  # then EOFError, so that a loop asking for input forever ends
 _inputs_given = 0
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 from enum import Enum
 
 KIND = "k"  # the field every record has
+INPUT_ANSWER = "4"  # what the probe types at an input() prompt: a number reads as text, int or float
 
 # What multiprocessing puts on the command line of a Python it starts, and how that process
 # came to be: the probe reads its own argv, the collector the kernel's /proc/PID/cmdline.

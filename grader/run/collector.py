@@ -111,10 +111,10 @@ class Collector:
         self.changed = threading.Condition()  # notified on every unit record and by `poke()`
         self.records: list[Record] = []
         self.status: dict = {}  # what the launcher applied (its report for the latest start)
-        self._status_epoch = -1
+        self._status_start = -1
         self.rejected: list[str] = []
         self.rejections = 0
-        self.epoch = 0  # one per start of a kernel or runner: PIDs repeat across them
+        self.start = 0  # counts the starts of a kernel or runner: PIDs repeat across them (`ProcessKey.start`)
         self.root: int | None = None  # the grader's PID of this start's root process
         self.units: dict[int, UnitReport] = {}  # this start's unit outcomes
         self.started: tuple[int, float] | None = None  # the unit this start's root began last, and when
@@ -141,10 +141,10 @@ class Collector:
 
     # --- the engines' side ---------------------------------------------------------------
 
-    def new_epoch(self) -> None:
+    def new_start(self) -> None:
         """A new root process is about to start: the next hello is its."""
         with self.changed:
-            self.epoch += 1
+            self.start += 1
             self.root = None
             self.units = {}
             self.started = None
@@ -281,8 +281,8 @@ class Collector:
             self._reject(f"a record of unknown kind {str(record[KIND])[:20]!r}")
             return
         if kind is Kind.SANDBOX:
-            if self.root is None and self._status_epoch != self.epoch and isinstance(record.get("status"), dict):
-                self.status, self._status_epoch = record["status"], self.epoch
+            if self.root is None and self._status_start != self.start and isinstance(record.get("status"), dict):
+                self.status, self._status_start = record["status"], self.start
             else:
                 self._reject("a sandbox report after the run had started")
             self._answer(connection)
@@ -292,7 +292,7 @@ class Collector:
             self._answer(connection)
             return
         known = self._known.get(pid)
-        if known is None or known.start != self.epoch:
+        if known is None or known.start != self.start:
             self._reject(f"a {kind.value!r} record from a process that never said hello")
             return
         key = known
@@ -350,7 +350,7 @@ class Collector:
             if child is None:
                 self._reject(f"a {kind.value!r} record without a valid PID")
                 return
-            child_key = ProcessKey(self.epoch, child)
+            child_key = ProcessKey(self.start, child)
             if kind is Kind.CHILD:
                 event = Started(key, child_key, _text(record.get("name"), 100), self._question(record.get("q")))
             else:
@@ -372,7 +372,7 @@ class Collector:
         if facts is None:
             return  # killed while it waited (a pool terminated): nothing of it can count
         inner, parent = facts
-        key = ProcessKey(self.epoch, inner)
+        key = ProcessKey(self.start, inner)
         if self.root is None:
             self.root, how = pid, How.ROOT
         elif pid == self.root:
@@ -384,7 +384,7 @@ class Collector:
         parent_facts = None if parent_known else process_facts(parent)
         self._add(Hello(
             key, how, self._question(record.get("q")),
-            parent=parent_known if parent_known and parent_known.start == self.epoch else None,
+            parent=parent_known if parent_known and parent_known.start == self.start else None,
             ppid=parent_known.pid if parent_known else (parent_facts[0] if parent_facts else 0),
         ))
 

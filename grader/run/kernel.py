@@ -89,7 +89,7 @@ class KernelEngine:
         self.path, self.env, self.sandbox = path, env, sandbox
         self.specs = _OwnInterpreter(sandbox.command([sys.executable, "-m", "ipykernel_launcher", "-f",
                                                       "{connection_file}"]))
-        self.starts = count()
+        self.starts = count()  # one kernel per start; the collector counts them too
 
     def one_pass(self, units: list[Unit], done: list[Unit], budget: Budget) -> Pass:
         return asyncio.run(self._pass(units, budget, next(self.starts)))
@@ -107,7 +107,7 @@ class KernelEngine:
         client = _Client(nbformat.v4.new_notebook(), km=km, allow_errors=True,
                          kernel_name="grader", startup_timeout=60, shutdown_kernel="immediate")
         assert sandbox.collector is not None  # the engine runs inside an entered sandbox
-        sandbox.collector.new_epoch()
+        sandbox.collector.new_start()
         sandbox.open_kernel_dir()
         outcomes: list[UnitOutcome] = []
         ended: Pass | None = None  # how the units went, whatever becomes of the kernel's cleanup

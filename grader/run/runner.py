@@ -71,7 +71,7 @@ def _run_once(path: Path, mode: Mode, units: list[Unit], limits: Limits, budget:
     wall = min(by_questions, budget.until_deadline())
     collector = sandbox.collector
     assert collector is not None
-    collector.new_epoch()
+    collector.new_start()
     ended = threading.Event()
     forker = zygote()
     started = None

@@ -54,7 +54,7 @@ class Code(Check):
         if not evidence.code.strip():
             return self._sketched(evidence.answer, "no code was found for this question")
         problems = []
-        if self.calls and not _calls_any(evidence.code, tuple(self.calls)) and not self._proven(evidence):
+        if self.calls and not calls_any(tree, self.calls) and not self._proven(evidence):
             problems.append(f"does not call {' or '.join(self.calls)}")
         if self.main_guard and not _guarded(tree, evidence.file_code):
             problems.append("has no `if __name__ == \"__main__\":` guard")
@@ -93,14 +93,6 @@ def _parsed(code: str) -> ast.Module | str:
 
 
 @lru_cache(maxsize=8)
-def _calls_any(code: str, names: tuple[str, ...]) -> bool:
-    tree = _parsed(code)
-    try:
-        return not isinstance(tree, str) and calls_any(tree, names)
-    except RecursionError:  # an attribute chain thousands of names long
-        return False
-
-
 def _guarded(tree: ast.Module, file_code: str) -> bool:
     """The question's code has its own guard, or a guard elsewhere in the file calls it."""
     if any(is_main_guard(node) for node in tree.body):
