@@ -164,3 +164,30 @@ def test_a_script_with_a_line_separator_inside_a_string_runs_as_written(tmp_path
     path = tmp_path / "separator.py"
     path.write_text(text, encoding="utf-8")
     assert scores(grade_path(path, rubric)) == {"q1": 10, "q2": 10, "q3": 20, "q4": 10, "q5": 25, "q6": 25}
+
+
+MANY_WRITERS = """import multiprocessing as mp
+def work(n):
+    for i in range(200):
+        print("process", n, "line", i)
+
+if __name__ == "__main__":
+    ps = [mp.Process(target=work, args=(n,)) for n in range(40)]
+    for p in ps:
+        p.start()
+    for p in ps:
+        p.join()
+"""
+
+
+@pytest.mark.parametrize("engine", list(EngineKind))
+def test_forked_children_that_print_a_lot_all_end_cleanly_and_are_all_heard(tmp_path, rubric, engine):
+    """A child forked from a Jupyter kernel inherits streams that write through the kernel's
+    ZeroMQ sockets, which libzmq does not survive across a fork: such children hung or died
+    of SIGABRT now and then, which read as the student's crash. They now write to the probe only."""
+    path = write_notebook(tmp_path / "writers.ipynb", [("md", "Q6."), ("code", MANY_WRITERS)])
+    result = grade_path(path, rubric, timeout=30, engine=engine)
+    [q6] = [q for q in result.questions if q.id == "q6"]
+    children = [p for p in q6.processes if p.role != "main"]
+    assert len(children) == 40 and {p.exit_code for p in children} == {0}
+    assert all(p.output.startswith(f"process {int(p.name.split('-')[1]) - 1} line 0\n") for p in children)

@@ -232,8 +232,26 @@ def _seed_random() -> None:
         pass
 
 
+def _detach_from_kernel() -> None:
+    """A child forked from a Jupyter kernel writes to the probe only. The streams it inherited
+    write through the kernel's ZeroMQ sockets, which are not safe to use after a fork (libzmq
+    then aborts the child now and then: a SIGABRT that would look like the student's crash),
+    and the grader keeps no notebook output anyway."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        inner = stream._grader_inner if isinstance(stream, _Tap) else stream
+        if type(inner).__module__.split(".")[0] != "ipykernel":
+            continue
+        sink = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115  # lives as long as the process
+        if isinstance(stream, _Tap):
+            stream._grader_inner = sink
+        else:
+            setattr(sys, name, sink)
+
+
 def _after_fork_in_child() -> None:
     global _question, _is_child
+    _detach_from_kernel()
     _written.clear()
     _seed_random()  # after random's own re-seeding at fork, which was registered before this
     _question = current_question()  # the forking code's question, read from the stack
