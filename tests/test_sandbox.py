@@ -10,7 +10,8 @@ import pytest
 
 from grader.cli import main
 from grader.grading import pipeline
-from grader.run import doctor
+from grader.run import doctor, sandbox
+from grader.run.engine import EngineKind
 from tests.helpers import EXAMPLES, Watch, grade_path, leftovers, scores, write_notebook
 
 DAEMON = """import multiprocessing, os, time
@@ -46,6 +47,33 @@ def test_doctor_names_every_protection(capsys):
 def test_as_root_every_protection_is_on():
     off = [p for p in doctor.diagnose() if not p.active]
     assert off == []
+
+
+def _dead_children_of_runs() -> list[int]:
+    """This process's zombie children that a run's user ID owns."""
+    base = sandbox._RUN_UIDS + (os.getpid() % 100_000) * 100
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read()
+            fields = stat[stat.rfind(b")") + 2:].split()
+            if fields[0] == b"Z" and int(fields[1]) == os.getpid() and base <= os.stat(f"/proc/{entry}").st_uid < base + 100:
+                found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.root  # each run has a user ID of its own only as root
+def test_a_long_batch_leaves_no_dead_processes_to_shrink_later_runs_process_limits(rubric):
+    """A kernel run's namespace init, orphaned when its launcher is killed, comes to the grader (a
+    subreaper). Left unreaped, each counted against the process limit of its user ID, which
+    later runs reuse: after some 80 runs in one grader, a student's 40th process failed to start."""
+    for engine in EngineKind:
+        for _ in range(3):
+            assert grade_path(EXAMPLES / "model_solution.ipynb", rubric, engine=engine).score == 100
+    assert _dead_children_of_runs() == []
 
 
 @pytest.mark.parametrize("crash", [False, True])

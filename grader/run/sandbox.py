@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO
 
 import grader
-from grader.probe._grader_proctree import become_subreaper, kill_descendants, kill_marked
+from grader.probe._grader_proctree import become_subreaper, kill_descendants, kill_marked, reap_adopted
 from grader.run.collector import Collector
 from grader.run.limits import MIB, Limit, Limits
 
@@ -463,6 +463,8 @@ class RunSandbox:
                 except OSError:
                     time.sleep(0.02)  # the last members are still being reaped
         self.cgroups = []
+        if self.uid is not None:  # the run's own user: what of it the grader adopted, it reaps
+            reap_adopted(self.uid)
         if self.collector is not None:
             self.collector.close()
         remove_tree(self.control)
