@@ -127,3 +127,13 @@ def test_missing_required_key_names_the_mapping_line(tmp_path):
     path = write(tmp_path, GOOD.replace("    prompt: Say something.\n", ""))
     with pytest.raises(RubricError, match=r"rubric\.yaml:3: questions\[0\]: missing key 'prompt'"):
         load_rubric(path)
+
+
+def test_a_python_tag_in_the_rubric_is_refused_with_its_line_and_never_built(tmp_path, capsys):
+    marker = tmp_path / "built"
+    tagged = GOOD.replace("assignment: Tiny\n", f"assignment: !!python/object/apply:os.system ['touch {marker}']\n")
+    path = write(tmp_path, tagged)
+    with pytest.raises(RubricError, match=r"rubric\.yaml:1: not plain YAML data: .*python/object/apply"):
+        load_rubric(path)
+    assert main(["check", str(path), "--rubric", str(path)]) == 2
+    assert "Traceback" not in capsys.readouterr().err and not marker.exists()

@@ -85,6 +85,15 @@ def load_rubric(path: Path) -> Rubric:
 class _Reader:
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._constructor = yaml.SafeLoader("")  # builds a node's value: what safe_load would give
+
+    def data(self, node: yaml.Node) -> typing.Any:
+        try:
+            return self._constructor.construct_document(node)
+        except yaml.YAMLError as exc:  # a tag such as !!python/object: never built, refused here
+            mark = getattr(exc, "problem_mark", None) or node.start_mark
+            raise RubricError(f"{self.path}:{mark.line + 1}: not plain YAML data: "
+                              f"{getattr(exc, 'problem', None) or exc}") from None
 
     def fail(self, node: yaml.Node | None, message: str) -> typing.NoReturn:
         line = f":{node.start_mark.line + 1}" if node is not None else ""
@@ -101,7 +110,7 @@ class _Reader:
         return entries
 
     def value(self, node: yaml.Node, hint: object, where: str) -> object:
-        value = yaml.safe_load(yaml.serialize(node))
+        value = self.data(node)
         if not _conforms(value, hint):
             self.fail(node, f"{where}: expected {_describe(hint)}, got {value!r}")
         return float(value) if hint is float else value
@@ -144,7 +153,7 @@ class _Reader:
             if key not in LIMIT_NAMES:
                 self.fail(key_node, f"limits: unknown key '{key}' (expected one of: {', '.join(sorted(LIMIT_NAMES))})")
             try:
-                values[key] = limit_value(key, yaml.safe_load(yaml.serialize(value_node)))
+                values[key] = limit_value(key, self.data(value_node))
             except ValueError as exc:
                 self.fail(value_node, f"limits.{key}: {exc}")
         return replace(Limits(), **values)
