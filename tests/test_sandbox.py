@@ -10,6 +10,7 @@ import pytest
 
 from grader.cli import main
 from grader.grading import pipeline
+from grader.probe._grader_proctree import dead_children
 from grader.run import doctor, sandbox
 from grader.run.engine import EngineKind
 from tests.helpers import EXAMPLES, Watch, grade_path, leftovers, scores, write_notebook
@@ -52,17 +53,7 @@ def test_as_root_every_protection_is_on():
 def _dead_children_of_runs() -> list[int]:
     """This process's zombie children that a run's user ID owns."""
     base = sandbox._RUN_UIDS + (os.getpid() % 100_000) * 100
-    found = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                stat = handle.read()
-            fields = stat[stat.rfind(b")") + 2:].split()
-            if fields[0] == b"Z" and int(fields[1]) == os.getpid() and base <= os.stat(f"/proc/{entry}").st_uid < base + 100:
-                found.append(int(entry))
-        except OSError:
-            continue
-    return found
+    return [pid for pid in dead_children() if base <= os.stat(f"/proc/{pid}").st_uid < base + 100]
 
 
 @pytest.mark.root  # each run has a user ID of its own only as root

@@ -4,7 +4,7 @@ and what it printed or sent back, cut to a few lines."""
 from __future__ import annotations
 
 from grader.common.text import clip
-from grader.evidence.model import QuestionEvidence
+from grader.evidence.model import Process, QuestionEvidence
 from grader.grading.results import ProcessView, Role
 from grader.run.records import ProcessKey
 
@@ -13,15 +13,14 @@ def process_tree(view: QuestionEvidence, output_chars: int = 600) -> tuple[Proce
     """The processes of the question, each with its parent and its own output."""
     texts = view.output_by_process()
     writers = set(texts)
-    by_pid = {(p.start, p.pid): p.key for p in view.processes.values()}
-    parents = {by_pid.get((c.start, c.parent_pid)) for c in view.children}
+    parents = {_parent(c, view) for c in view.children}
     roots = [view.processes[key] for key in sorted(view.roots) if key in writers or key in parents]
     returned_by: dict[ProcessKey, list[str]] = {}
     for task in view.tasks:
         returned_by.setdefault(task.key, []).extend(task.values)
     shown = []
     for process in [*roots, *sorted(view.children, key=lambda p: p.pid)]:
-        parent = None if process.key in view.roots else by_pid.get((process.start, process.parent_pid))
+        parent = None if process.key in view.roots else _parent(process, view)
         role = (Role.MAIN if process.key in view.roots else Role.POOL_WORKER if process.pool_worker
                 else Role.PROCESS if process.name else Role.FORKED)
         text = texts.get(process.key, "")
@@ -34,3 +33,9 @@ def process_tree(view: QuestionEvidence, output_chars: int = 600) -> tuple[Proce
         shown.append(ProcessView(str(process.key), process.pid, None if parent is None else str(parent), role, name,
                                  process.exit_code, text))
     return tuple(shown)
+
+
+def _parent(process: Process, view: QuestionEvidence) -> ProcessKey | None:
+    """The process that started it, if the run knows it (a PID means a process within one start)."""
+    key = ProcessKey(process.start, process.parent_pid)
+    return key if key in view.processes else None

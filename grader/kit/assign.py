@@ -32,7 +32,8 @@ def student_rubric(rubric: Rubric) -> dict:
         questions.append({"id": question.id, "prompt": question.prompt, "points": question.points,
                           "checks": [_check(check) for check in question.checks]})
     document: dict = {"assignment": rubric.assignment}
-    limits = {name: value for name, value in dataclasses.asdict(rubric.limits).items() if value != getattr(Limits(), name)}
+    defaults = dataclasses.asdict(Limits())
+    limits = {name: value for name, value in dataclasses.asdict(rubric.limits).items() if value != defaults[name]}
     if limits:
         document["limits"] = limits
     document["questions"] = questions

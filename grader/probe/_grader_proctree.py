@@ -10,8 +10,9 @@ import os
 import signal
 
 
-def _parents() -> dict[int, int]:
-    parents: dict[int, int] = {}
+def _states() -> list[tuple[int, bytes, int]]:
+    """(PID, state, parent's PID) of every process, from /proc/PID/stat."""
+    found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -22,9 +23,19 @@ def _parents() -> dict[int, int]:
             continue
         # the command name may hold spaces and parentheses: fields resume after the last ')'
         fields = stat[stat.rfind(b")") + 2 :].split()
-        if fields[0] != b"Z":  # a zombie is already dead, only waiting for its parent
-            parents[int(entry)] = int(fields[1])
-    return parents
+        found.append((int(entry), fields[0], int(fields[1])))
+    return found
+
+
+def _parents() -> dict[int, int]:
+    # a zombie is already dead, only waiting for its parent
+    return {pid: parent for pid, state, parent in _states() if state != b"Z"}
+
+
+def dead_children() -> list[int]:
+    """This process's children that have ended and wait to be reaped."""
+    me = os.getpid()
+    return [pid for pid, state, parent in _states() if state == b"Z" and parent == me]
 
 
 def descendants(pid: int) -> list[int]:
@@ -98,27 +109,18 @@ def kill_marked(pid: int, marker: bytes, directory: str) -> list[int]:
     return killed
 
 
-def reap_adopted(uid: int) -> int:
+def reap_adopted(uid: int) -> None:
     """Reap this process's dead children that belong to `uid`: a run's processes orphaned when
     their parent was killed come to the grader, a subreaper, and each one left unreaped would
     count against that user's process limit, which the next run of the user ID inherits."""
     try:  # most of the time no child at all is dead: then nothing to look for
         if os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
-            return 0
+            return
     except ChildProcessError:
-        return 0
-    me, reaped = os.getpid(), 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+        return
+    for pid in dead_children():
         try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                stat = handle.read()
-            fields = stat[stat.rfind(b")") + 2 :].split()
-            if fields[0] != b"Z" or int(fields[1]) != me or os.stat(f"/proc/{entry}").st_uid != uid:
-                continue
-            os.waitpid(int(entry), os.WNOHANG)
-            reaped += 1
-        except (OSError, ValueError, IndexError):
+            if os.stat(f"/proc/{pid}").st_uid == uid:
+                os.waitpid(pid, os.WNOHANG)
+        except OSError:
             continue  # gone meanwhile, or reaped by its Popen first
-    return reaped

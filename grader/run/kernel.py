@@ -16,7 +16,6 @@ import atexit
 import subprocess
 import sys
 import time
-from itertools import count
 from pathlib import Path
 
 import nbformat
@@ -89,13 +88,15 @@ class KernelEngine:
         self.path, self.env, self.sandbox = path, env, sandbox
         self.specs = _OwnInterpreter(sandbox.command([sys.executable, "-m", "ipykernel_launcher", "-f",
                                                       "{connection_file}"]))
-        self.starts = count()  # one kernel per start; the collector counts them too
 
     def one_pass(self, units: list[Unit], done: list[Unit], budget: Budget) -> Pass:
-        return asyncio.run(self._pass(units, budget, next(self.starts)))
+        return asyncio.run(self._pass(units, budget))
 
-    async def _pass(self, units: list[Unit], budget: Budget, start: int) -> Pass:
+    async def _pass(self, units: list[Unit], budget: Budget) -> Pass:
         sandbox = self.sandbox
+        assert sandbox.collector is not None  # the engine runs inside an entered sandbox
+        sandbox.collector.new_start()
+        start = sandbox.collector.start  # the kernel's files are named for it
         # Unix sockets instead of TCP: nothing listens on the network, and the kernel still
         # reaches the grader from inside a network namespace. The connection file is the
         # grader's, new for each start, where the run can read it but not change it.
@@ -106,8 +107,6 @@ class KernelEngine:
         sandbox.give(Path(km.connection_file))
         client = _Client(nbformat.v4.new_notebook(), km=km, allow_errors=True,
                          kernel_name="grader", startup_timeout=60, shutdown_kernel="immediate")
-        assert sandbox.collector is not None  # the engine runs inside an entered sandbox
-        sandbox.collector.new_start()
         sandbox.open_kernel_dir()
         outcomes: list[UnitOutcome] = []
         ended: Pass | None = None  # how the units went, whatever becomes of the kernel's cleanup

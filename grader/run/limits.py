@@ -33,6 +33,7 @@ class Limits:
 
 LIMIT_NAMES = {f.name for f in fields(Limits)}
 SIZE_LIMITS = {"memory", "memory_total", "output", "file_size", "disk", "output_total"}
+_TYPES = get_type_hints(Limits)  # each field's int or float
 
 
 def parse_size(text: str | int) -> int:
@@ -99,5 +100,3 @@ def limit_value(name: str, value: object) -> float | int:
         raise ValueError(f"expected {what}, got {value!r}") from None
     return parsed
 
-
-_TYPES = {name: hint for name, hint in get_type_hints(Limits).items()}
