@@ -88,6 +88,16 @@ def test_the_kit_keeps_hidden_checks_names_and_points_and_nothing_else(kit):
     assert [c.metadata.get("tags") for c in template.cells[1:3]] == [["q1"], ["q1"]]
 
 
+def test_the_same_rubric_writes_the_same_kit_byte_for_byte(kit, tmp_path):
+    # nbformat's cell ids are random; a kit's are not (a random id once held the "343" above).
+    rubric, out = kit
+    again = tmp_path / "again"
+    assert main(["assign", str(rubric), "--out", str(again)]) == 0
+    for file in out.iterdir():
+        assert (again / file.name).read_bytes() == file.read_bytes(), file.name
+    assert nbformat.validate(nbformat.read(out / "template.ipynb", as_version=4)) is None
+
+
 def test_answers_in_the_template_are_found_by_their_tags_wherever_they_are(rubric, tmp_path):
     from grader.attribution.model import Found
 

@@ -74,15 +74,17 @@ def build(rubric: Rubric, out: Path, template: bool = True) -> list[Path]:
 
 def _template(rubric: Rubric) -> nbformat.NotebookNode:
     notebook = new_notebook()
-    cells = [new_markdown_cell(f"# {rubric.assignment}")]
+    # Cell ids are set, not nbformat's random ones: the same rubric writes the same kit, byte for byte.
+    cells = [new_markdown_cell(f"# {rubric.assignment}", id="title")]
     for number, question in enumerate(rubric.questions, start=1):
         tags = {"tags": [question.id]}
-        cells.append(new_markdown_cell(f"## {question.id.upper()}. {question.prompt}", metadata=tags))
-        answer = new_code_cell("# your code here", metadata=tags) if question.asks_code else \
-            new_markdown_cell("Your answer here.", metadata=tags)
+        cells.append(new_markdown_cell(f"## {question.id.upper()}. {question.prompt}", metadata=tags,
+                                       id=f"question-{number}"))
+        answer = new_code_cell("# your code here", metadata=tags, id=f"answer-{number}") \
+            if question.asks_code else new_markdown_cell("Your answer here.", metadata=tags, id=f"answer-{number}")
         cells.append(answer)
     cells.append(new_code_cell("import grader\ngrader.check()  # your feedback, from the notebook as saved",
-                               metadata={"tags": ["self-check"]}))
+                               metadata={"tags": ["self-check"]}, id="self-check"))
     notebook.cells = cells
     return notebook
 
