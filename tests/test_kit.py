@@ -22,7 +22,7 @@ from tests.helpers import EXAMPLES, ROOT, build_wheel, check, grade_path, scores
 
 # An instructor's rubric with hidden checks whose details must never reach a student.
 SECRET_WORDS = ["zebracorn", "quokkafish"]
-SECRET_VALUE = [7, 49, 343]
+SECRET_VALUE = [7, 49, 271828182845]  # longer than any PID, so no PID can look like it
 RUBRIC = f"""
 assignment: Kit Assignment
 questions:
@@ -72,7 +72,7 @@ def kit(tmp_path):
 
 def _secrets_in(text: str) -> list[str]:
     found = [word for word in SECRET_WORDS if word in text]
-    return found + (["expected value"] if "343" in text else [])
+    return found + (["expected value"] if re.search(rf"(?<!\d){SECRET_VALUE[-1]}(?!\d)", text) else [])
 
 
 def test_the_kit_keeps_hidden_checks_names_and_points_and_nothing_else(kit):
@@ -89,7 +89,7 @@ def test_the_kit_keeps_hidden_checks_names_and_points_and_nothing_else(kit):
 
 
 def test_the_same_rubric_writes_the_same_kit_byte_for_byte(kit, tmp_path):
-    # nbformat's cell ids are random; a kit's are not (a random id once held the "343" above).
+    # nbformat's cell ids are random; a kit's are not (a random id once held a hidden value).
     rubric, out = kit
     again = tmp_path / "again"
     assert main(["assign", str(rubric), "--out", str(again)]) == 0
