@@ -70,6 +70,44 @@ def test_dead_kernel_is_restarted_and_later_cells_are_graded(tmp_path, rubric, e
     assert got["q5"] == 25 and got["q6"] == 25
 
 
+@pytest.mark.parametrize("engine", list(EngineKind))
+def test_a_module_missing_here_fails_its_import_alone_and_later_cells_keep_the_others(tmp_path, rubric, engine):
+    """A student's first cell imports a package they had and this machine lacks: that import
+    fails (and costs its question), while `multiprocessing`, imported by the same cell, is
+    there for Q6's cell, which does not import it again."""
+    path = write_notebook(tmp_path / "missing.ipynb", [
+        ("md", "Q3."), ("code", "# my imports\nimport grader_no_such_package_here as web\nimport multiprocessing\n"
+                               "def child():\n    print('child')\n"
+                               "p = multiprocessing.Process(target=child)\np.start(); p.join()\nweb.get('x')"),
+        ("md", "Q6."), ("code", Q6_MODEL.replace("import multiprocessing", "")),
+    ])
+    result = grade_path(path, rubric, timeout=10, engine=engine)
+    ran = check(result, "q3", "runs without errors").detail
+    assert "line 2" in ran and "ModuleNotFoundError" in ran and "grader_no_such_package_here" in ran, ran
+    assert check(result, "q3", "a child process really ran").passed  # the rest of the cell ran
+    assert scores(result)["q6"] == 25
+
+
+def test_a_cell_is_cut_only_at_the_imports_of_a_cell_that_imports_a_missing_module():
+    from grader.run.plan import _cut_at_missing_imports
+    from grader.run.units import Unit
+
+    def cut(source: str) -> list[tuple[str, str]]:
+        return [(u.label, u.source) for u in _cut_at_missing_imports(Unit("q3", "code cell 1", source=source))]
+
+    whole = "import os\nimport multiprocessing\nprint(os.getpid())"
+    assert cut(whole) == [("code cell 1", whole)]  # everything is here: the cell runs whole
+    assert cut("%time import nowhere_pkg_x\nx = (") == [("code cell 1", "%time import nowhere_pkg_x\nx = (")]
+    source = ("# top\nimport os; import nowhere_pkg_x\nfrom multiprocessing import Process\n"
+              "@staticmethod\ndef f():\n    pass\n%time f\nx = 1\nimport sys")
+    assert cut(source) == [
+        ("code cell 1, line 2", "# top\nimport os; import nowhere_pkg_x"),  # one line is one unit
+        ("code cell 1, line 3", "from multiprocessing import Process"),
+        ("code cell 1, line 4", "@staticmethod\ndef f():\n    pass\n%time f\nx = 1"),  # code runs together
+        ("code cell 1, line 9", "import sys"),
+    ]
+
+
 def test_a_python3_kernelspec_elsewhere_changes_nothing(tmp_path, rubric, monkeypatch):
     spec = tmp_path / "jupyter" / "kernels" / "python3"
     spec.mkdir(parents=True)

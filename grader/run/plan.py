@@ -8,10 +8,12 @@ each carries the question it answers, so that whatever its processes do is that 
 from __future__ import annotations
 
 import ast
+import importlib.util
 from dataclasses import replace
+from functools import cache
 
 from grader.attribution.model import Attribution
-from grader.common.syntax import is_main_guard
+from grader.common.syntax import is_main_guard, source_lines, without_magics
 from grader.load.submission import CellKind, Submission
 from grader.run.units import Unit
 
@@ -19,8 +21,53 @@ from grader.run.units import Unit
 def notebook_units(attribution: Attribution) -> list[Unit]:
     """The code of the notebook, piece by piece, each named as the student sees it; code
     that attribution found in a markdown or raw cell runs too."""
-    return [Unit(piece.question, piece.label, source=piece.source)
-            for piece in attribution.pieces if piece.source.strip()]
+    units = []
+    for piece in attribution.pieces:
+        if piece.source.strip():
+            units.extend(_cut_at_missing_imports(Unit(piece.question, piece.label, source=piece.source)))
+    return units
+
+
+def _cut_at_missing_imports(cell: Unit) -> list[Unit]:
+    """A cell that imports a module this machine lacks (`import requests`, installed where the
+    student worked) is cut at its top-level imports: that import still fails, in its own unit,
+    and the cell's other imports and code still run, so a later cell that uses `multiprocessing`
+    from the same cell does not fail too. A cell whose imports are all here runs whole."""
+    try:
+        tree = ast.parse(without_magics(cell.source))
+    except SyntaxError:
+        return [cell]
+    if not any(isinstance(node, (ast.Import, ast.ImportFrom)) and not _importable(node) for node in tree.body):
+        return [cell]
+    groups: list[tuple[int, int, bool]] = []  # (first line, last line, an import), in order
+    for node in tree.body:
+        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        end, is_import = node.end_lineno or node.lineno, isinstance(node, (ast.Import, ast.ImportFrom))
+        if groups and (start <= groups[-1][1] or not (is_import or groups[-1][2])):
+            groups[-1] = (groups[-1][0], max(end, groups[-1][1]), is_import and groups[-1][2])
+        else:
+            groups.append((start, end, is_import))
+    lines = source_lines(cell.source)
+    starts = [1] + [start for start, _, _ in groups[1:]] + [len(lines) + 1]
+    return [replace(cell, label=f"{cell.label}, line {max(groups[i][0], 1)}",
+                    source="\n".join(lines[starts[i] - 1:starts[i + 1] - 1]))
+            for i in range(len(groups))]
+
+
+def _importable(node: ast.Import | ast.ImportFrom) -> bool:
+    if isinstance(node, ast.ImportFrom):
+        return node.level > 0 or _found(node.module or "")
+    return all(_found(alias.name) for alias in node.names)
+
+
+@cache
+def _found(module: str) -> bool:
+    """Whether the top-level package can be imported here: the student's code runs on this
+    interpreter and its packages. Looked up, not imported."""
+    try:
+        return importlib.util.find_spec(module.partition(".")[0]) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def script_units(submission: Submission, attribution: Attribution) -> list[Unit]:
