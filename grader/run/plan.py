@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 from dataclasses import replace
-from functools import cache
+from functools import lru_cache
 
 from grader.attribution.model import Attribution
 from grader.common.syntax import is_main_guard, source_lines, without_magics
@@ -60,7 +60,7 @@ def _importable(node: ast.Import | ast.ImportFrom) -> bool:
     return all(_found(alias.name) for alias in node.names)
 
 
-@cache
+@lru_cache(maxsize=1024)  # bounded: a hostile cell may import a million names
 def _found(module: str) -> bool:
     """Whether the top-level package can be imported here: the student's code runs on this
     interpreter and its packages. Looked up, not imported."""
