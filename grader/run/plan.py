@@ -11,10 +11,12 @@ import ast
 import importlib.util
 from dataclasses import replace
 from functools import lru_cache
+from importlib.machinery import PathFinder
 
 from grader.attribution.model import Attribution
 from grader.common.syntax import is_main_guard, source_lines, without_magics
 from grader.load.submission import CellKind, Submission
+from grader.run.sandbox import PROBE_DIR
 from grader.run.units import Unit
 
 
@@ -62,10 +64,11 @@ def _importable(node: ast.Import | ast.ImportFrom) -> bool:
 
 @lru_cache(maxsize=1024)  # bounded: a hostile cell may import a million names
 def _found(module: str) -> bool:
-    """Whether the top-level package can be imported here: the student's code runs on this
-    interpreter and its packages. Looked up, not imported."""
+    """Whether the top-level package can be imported where the student's code runs: this
+    interpreter and its packages, and the probe's directory. Looked up, not imported."""
+    top = module.partition(".")[0]
     try:
-        return importlib.util.find_spec(module.partition(".")[0]) is not None
+        return importlib.util.find_spec(top) is not None or PathFinder.find_spec(top, [str(PROBE_DIR)]) is not None
     except (ImportError, ValueError):
         return False
 
