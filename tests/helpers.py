@@ -141,7 +141,7 @@ EXPECTED = {
     "logging_in_q6": FULL,  # the four numbers through logging, on stderr
     "input_in_q5": FULL,  # input() answered by the grader, and flagged
     "q6_random_numbers": {**FULL, "q6": 13},  # nothing makes the four random numbers differ
-    "q6_six_processes": {**FULL, "q6": 20},  # six processes where four were asked for: loses "four child processes"
+    "q6_six_processes": FULL,  # six processes, each its own number: more than asked, not less
     "short_answers": {**FULL, "q1": 5, "q2": 5, "q4": 5},  # one sentence each: half marks
     "q6_code_without_header": FULL,  # Q6's processes written under Q5, no Q6 header
     "comment_answers": FULL,  # script: "# Ans 1:" comments, functions called from __main__
