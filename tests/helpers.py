@@ -138,6 +138,7 @@ EXPECTED = {
     "pools_that_print": {**FULL, "q6": 9.8},  # Q5 workers print their results (full); Q6 by a pool
     "pool_for_q3": {**FULL, "q3": 17},  # a pool where one process was asked for
     "q5_sketched_in_prose": {**FULL, "q5": 3},  # only `with multiprocessing.Pool(...)` in a sentence
+    "q5_steps_in_words": {**FULL, "q5": 3},  # numbered steps in words that name multiprocessing.Pool, no code
     "logging_in_q6": FULL,  # the four numbers through logging, on stderr
     "input_in_q5": FULL,  # input() answered by the grader, and flagged
     "q6_random_numbers": {**FULL, "q6": 13},  # nothing makes the four random numbers differ

@@ -312,6 +312,14 @@ def test_code_that_cannot_run_still_shows_the_call_meant():
     assert check.evaluate(sketched).fraction == 1
     named = evidence(code="", file_code="", answer="We use the Pool class of multiprocessing.")
     assert check.evaluate(named).fraction == 0
+    # a how-question answered in words: with `named`, naming the call is enough, and only that
+    how = Code(points=3, calls=["multiprocessing.Pool"], named=True)
+    assert how.evaluate(named).fraction == 1
+    assert "names Pool in words" in how.evaluate(named).detail
+    assert how.evaluate(evidence(code="", file_code="", answer="Make a pool of workers, then map.")).fraction == 0
+    assert how.evaluate(evidence(code="", file_code="", answer="The PoolManager does it.")).fraction == 0
+    code_without_it = "import multiprocessing\nprint('Pool')"  # words name it, but there is code: the code is judged
+    assert how.evaluate(evidence(code=code_without_it, file_code=code_without_it, answer="the Pool class")).fraction == 0
 
 
 def test_code_main_guard_here_or_in_a_block_that_calls_this_code():

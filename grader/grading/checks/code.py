@@ -23,6 +23,7 @@ class Code(Check):
     calls: list[str] = field(default_factory=list)  # any one of these dotted names must be called
     main_guard: bool = False
     observed: str = ""  # "process" or "pool": what the run observed proves the calls were made
+    named: bool = False  # an answer in words alone that names a call ("the multiprocessing.Pool class") earns it
 
     def __post_init__(self) -> None:
         if not self.calls and not self.main_guard:
@@ -52,7 +53,7 @@ class Code(Check):
                 return Outcome(1.0, f"the run shows a {self.observed} was created")
             return self._sketched(evidence.code, f"the code does not parse: {tree}")
         if not evidence.code.strip():
-            return self._sketched(evidence.answer, "no code was found for this question")
+            return self._sketched(evidence.answer, "no code was found for this question", named=self.named)
         problems = []
         if self.calls and not calls_any(tree, self.calls) and not self._proven(evidence):
             problems.append(f"does not call {' or '.join(self.calls)}")
@@ -65,13 +66,18 @@ class Code(Check):
         ))
 
 
-    def _sketched(self, text: str, why: str) -> Outcome:
+    def _sketched(self, text: str, why: str, named: bool = False) -> Outcome:
         """Code that cannot run (broken, or only sketched in the text answer) still shows
-        which call the student meant, as an instructor reading it would see."""
+        which call the student meant, as an instructor reading it would see. A how-question
+        ("How can we create a pool?") answered in words alone is part of an answer: with
+        `named`, words that name the call count too."""
         if self.calls and not self.main_guard:
             for name in self.calls:  # `multiprocessing.Pool(` or `mp.Pool(`: the name after any dots
                 if re.search(r"(?<!\w)" + re.escape(short_name(name)) + r"\s*\(", text[:_CODE_CHARS]):
                     return Outcome(1.0, f"{why}, but it calls {short_name(name)}(...)")
+            for name in self.calls if named else []:  # `the Pool class`, `multiprocessing.Pool`: the name, capitalised as written
+                if re.search(r"(?<!\w)" + re.escape(short_name(name)) + r"(?!\w)", text[:_CODE_CHARS]):
+                    return Outcome(1.0, f"{why}, but the answer names {short_name(name)} in words")
         return Outcome(0.0, why)
 
 
