@@ -97,6 +97,7 @@ def test_a_cell_is_cut_only_at_the_imports_of_a_cell_that_imports_a_missing_modu
 
     whole = "import os\nimport multiprocessing\nprint(os.getpid())"
     assert cut(whole) == [("code cell 1", whole)]  # everything is here: the cell runs whole
+    assert cut("import nowhere_pkg_x as a, os") == [("code cell 1", "import nowhere_pkg_x as a, os")]  # nothing to cut
     assert cut("%time import nowhere_pkg_x\nx = (") == [("code cell 1", "%time import nowhere_pkg_x\nx = (")]
     source = ("# top\nimport os; import nowhere_pkg_x\nfrom multiprocessing import Process\n"
               "@staticmethod\ndef f():\n    pass\n%time f\nx = 1\nimport sys")

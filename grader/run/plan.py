@@ -49,6 +49,8 @@ def _cut_at_missing_imports(cell: Unit) -> list[Unit]:
             groups[-1] = (groups[-1][0], max(end, groups[-1][1]), is_import and groups[-1][2])
         else:
             groups.append((start, end, is_import))
+    if len(groups) == 1:
+        return [cell]
     lines = source_lines(cell.source)
     starts = [1] + [start for start, _, _ in groups[1:]] + [len(lines) + 1]
     return [replace(cell, label=f"{cell.label}, line {max(groups[i][0], 1)}",
