@@ -260,3 +260,37 @@ def test_input_caught_in_a_loop_adds_no_evidence_past_the_answers(tmp_path, rubr
     result = grade_path(write_notebook(tmp_path / "flood.ipynb", [("md", "Q5."), ("code", code)]), rubric, timeout=20)
     [flag] = [f for f in result.review if f.reason is Review.INPUT_CALLED]
     assert "20 time(s)" in flag.detail
+
+
+FOUR = """import multiprocessing
+
+def say(n):
+    print(n)
+
+if __name__ == "__main__":
+    ps = [multiprocessing.Process(target=say, args=(n,)) for n in range(1, 5)]
+    for p in ps:
+        p.start()
+    for p in ps:
+        p.join()
+"""
+UNPARSABLE_CODE = {  # what Python itself refuses to compile, each for another reason
+    "nested minus": "x = " + "-" * 200_000 + "1",  # MemoryError in the parser
+    "nested lists": "x = " + "[" * 100_000 + "]" * 100_000,
+    "nul": "x = 1\x00",
+}
+
+
+@pytest.mark.parametrize("name", list(UNPARSABLE_CODE))
+def test_code_python_cannot_parse_is_the_students_error_not_the_graders(tmp_path, rubric, name):
+    """Loading, attribution and planning all parse the code: one that lets a MemoryError or
+    RecursionError out turns the student's broken code into an 'internal grader error'."""
+    code = UNPARSABLE_CODE[name]
+    script = tmp_path / "deep.py"
+    script.write_text(f"# Q3\nimport multiprocessing\n{code}\n# Q6\n{FOUR}\n")
+    notebook = write_notebook(tmp_path / "deep.ipynb", [("md", "Q3."), ("code", f"import nowhere_pkg_x\n{code}"),
+                                                        ("md", "Q6."), ("code", FOUR)])
+    for path in (script, notebook):
+        result = grade_path(path, rubric, timeout=10)
+        assert result.status == "graded" and not result.fault, (path.name, result.error)
+        assert scores(result)["q3"] == 0 and scores(result)["q6"] == 25, path.name

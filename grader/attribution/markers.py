@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from grader.attribution.model import Asked, Found
-from grader.common.syntax import source_lines, without_magics
+from grader.common.syntax import UNPARSABLE, source_lines, without_magics
 from grader.load.submission import Cell, CellKind
 
 _OPENING = r"^\s*(?:<[^>]{1,40}>\s*)*(?:#+\s*)?(?:[*_]{1,3}\s*)?(?:<[^>]{1,40}>\s*)*"
@@ -21,9 +21,6 @@ _LABEL = (  # "Q.No-01", "Question no. 1", "Problem 1"; "Ans 1", "#Answer1", "A1
     r"|(?:answer|ans|solution|sol)\s*[.\-=]*\s*(?:(?:no\s*\.?|#)\s*[.:\-=]*)?\s*|a(?=[.\-]?\d)[.\-]?)"
 )
 _NUMBER_END = r"(?![\w]|\.\d)"
-# what ast.parse raises on text that is no Python: a syntax error, a NUL byte or a lone
-# surrogate (ValueError), or nesting deeper than the parser goes (100,000 brackets)
-UNPARSABLE = (SyntaxError, ValueError, RecursionError, MemoryError)
 
 HEADER = re.compile(_OPENING + _LABEL + r"\(?0*(\d{1,2})\)?" + _NUMBER_END + r"\s*(?:[.):\-*_]|</[^>]{1,20}>)*\s*(.*)$",
                      re.IGNORECASE)

@@ -8,6 +8,9 @@ import ast
 import re
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
+# what ast.parse raises on text that is no Python: a syntax error, a NUL byte or a lone
+# surrogate (ValueError), or nesting deeper than the parser goes (100,000 brackets or signs)
+UNPARSABLE = (SyntaxError, ValueError, RecursionError, MemoryError)
 
 
 def source_lines(text: str) -> list[str]:
@@ -54,7 +57,7 @@ def code_calls(code: str, names: tuple[str, ...] | list[str]) -> bool:
     byte, nesting deeper than the parser goes)."""
     try:
         tree = ast.parse(without_magics(code))
-    except (SyntaxError, ValueError, UnicodeError, RecursionError, MemoryError):
+    except UNPARSABLE:
         return False
     return calls_any(tree, names)
 

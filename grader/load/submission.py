@@ -19,7 +19,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader.common.syntax import source_lines
+from grader.common.syntax import UNPARSABLE, source_lines
 from grader.common.text import Word, readable
 
 SUFFIXES = (".ipynb", ".py")
@@ -235,7 +235,7 @@ def _module_strings(text: str) -> list[tuple[int, int, str]]:
     """Module-level string statements: students often write their answers in a docstring."""
     try:
         tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+    except UNPARSABLE:
         return []
     return [
         (node.lineno, node.end_lineno or node.lineno, node.value.value)

@@ -14,7 +14,7 @@ from functools import lru_cache
 from importlib.machinery import PathFinder
 
 from grader.attribution.model import Attribution
-from grader.common.syntax import is_main_guard, source_lines, without_magics
+from grader.common.syntax import UNPARSABLE, is_main_guard, source_lines, without_magics
 from grader.load.submission import CellKind, Submission
 from grader.run.sandbox import PROBE_DIR
 from grader.run.units import Unit
@@ -37,7 +37,7 @@ def _cut_at_missing_imports(cell: Unit) -> list[Unit]:
     from the same cell does not fail too. A cell whose imports are all here runs whole."""
     try:
         tree = ast.parse(without_magics(cell.source))
-    except SyntaxError:
+    except UNPARSABLE:
         return [cell]
     if not any(isinstance(node, (ast.Import, ast.ImportFrom)) and not _importable(node) for node in tree.body):
         return [cell]
@@ -86,7 +86,7 @@ def script_units(submission: Submission, attribution: Attribution) -> list[Unit]
 
     try:
         tree = ast.parse(attribution.script)
-    except SyntaxError:
+    except UNPARSABLE:
         return _units_by_cell(submission, attribution, region_of)
     functions = {
         node.name: region_of(node.lineno)
@@ -135,10 +135,12 @@ def _units_by_cell(submission: Submission, attribution: Attribution, region_of) 
             continue  # prose typed into the script is a text answer, not broken code
         try:
             tree = ast.parse(code)
-        except SyntaxError as exc:
-            line = cell.line + (exc.lineno or 1) - 1
+        except UNPARSABLE as exc:  # Python refuses it too, before running any of it
+            at, why = ((exc.lineno or 1, exc.msg) if isinstance(exc, SyntaxError)
+                       else (1, "it nests deeper than Python can parse, or holds a NUL byte"))
+            line = cell.line + at - 1
             units.append(Unit(region_of(line), f"line {line}", start=cell.line, end=cell.end_line,
-                              syntax_error=f"SyntaxError: {exc.msg} (line {line})"))
+                              syntax_error=f"SyntaxError: {why} (line {line})"))
             continue
         for node in tree.body:
             start = cell.line + node.lineno - 1
