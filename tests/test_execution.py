@@ -230,3 +230,15 @@ def test_forked_children_that_print_a_lot_all_end_cleanly_and_are_all_heard(tmp_
     children = [p for p in q6.processes if p.role != "main"]
     assert len(children) == 40 and {p.exit_code for p in children} == {0}, (len(children), q6.notes, result.review)
     assert all(p.output.startswith(f"process {int(p.name.split('-')[1]) - 1} line 0\n") for p in children)
+
+
+def test_a_chat_answer_pasted_whole_runs_without_its_python_and_copy_code_labels(tmp_path, rubric):
+    """A script of pasted chat answers: each code block keeps the `python` and `Copy code`
+    lines of the page it came from; `python` alone parses, as a name that is not defined."""
+    code = Q6_MODEL.replace("\n\n", "\n")
+    path = tmp_path / "chat.py"
+    path.write_text("Q6. Write a python program to create 4 processes, each printing a different number.\n"
+                    "Here is a program that does it with the multiprocessing module:\n\npython\nCopy code\n"
+                    f"{code}\n\nEach process prints its own number and the parent waits for all four.\n")
+    result = grade_path(path, rubric, timeout=10)
+    assert scores(result)["q6"] == 25, [(c.name, c.detail) for c in result.questions[-1].checks]

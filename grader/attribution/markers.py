@@ -212,12 +212,19 @@ def sentence_rows(lines: list[str]) -> set[int]:
         if not text.strip():
             continue
         indented = text[:1].isspace()
-        if _CODE_LINE.match(text.rstrip()) or (indented and previous_code) or _compiles(text.strip()):
+        if _LANGUAGE_TAG.match(text):  # `python` over `Copy code`: a chat answer pasted whole
+            rows.add(i)
+            previous_code = False
+        elif _CODE_LINE.match(text.rstrip()) or (indented and previous_code) or _compiles(text.strip()):
             previous_code = True
         else:
             rows.add(i)
             previous_code = False
     return rows
+
+
+# a code block's language label left in pasted text: it parses as a name, and fails as one
+_LANGUAGE_TAG = re.compile(r"^\s*(?:python3?|py)\s*$", re.IGNORECASE)
 
 
 def _compiles(line: str) -> bool:
