@@ -223,8 +223,9 @@ def sentence_rows(lines: list[str]) -> set[int]:
     return rows
 
 
-# a code block's language label left in pasted text: it parses as a name, and fails as one
-_LANGUAGE_TAG = re.compile(r"^\s*(?:python3?|py)\s*$", re.IGNORECASE)
+_LANGUAGE = r"(?:i?python3?|py)"  # a code block's language, as a fence or a pasted page labels it
+# the label left alone on a line of pasted text: it parses as a name, and fails as one
+_LANGUAGE_TAG = re.compile(rf"^\s*{_LANGUAGE}\s*$", re.IGNORECASE)
 
 
 def _compiles(line: str) -> bool:
@@ -377,7 +378,7 @@ def _next_after(current: str | None, order: list[str]) -> str | None:
     return order[position + 1] if position + 1 < len(order) else None
 
 
-_FENCE = re.compile(r"```[ \t]*(?:python|py|ipython3?|python3)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
+_FENCE = re.compile(rf"```[ \t]*{_LANGUAGE}?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 
 
 def code_in_text(rows: list[str]) -> str | None:

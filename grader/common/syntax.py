@@ -13,6 +13,15 @@ _NEWLINE = re.compile(r"\r\n|\r|\n")
 UNPARSABLE = (SyntaxError, ValueError, RecursionError, MemoryError)
 
 
+def unparsable(exc: BaseException) -> str:
+    """Why ast.parse refused the text (one of UNPARSABLE), as the feedback says it."""
+    if isinstance(exc, SyntaxError):
+        return exc.msg or "invalid syntax"
+    if isinstance(exc, ValueError):  # UnicodeError is one
+        return "it holds characters that are not Python source (a NUL byte or a lone surrogate)"
+    return "it nests deeper than Python can parse"
+
+
 def source_lines(text: str) -> list[str]:
     """The lines of code as Python counts them (ast, tracebacks, the runner): only \\n, \\r\\n
     and \\r end a line; str.splitlines would also split at \\x0c or \\u2028 inside a string."""

@@ -14,7 +14,7 @@ from functools import lru_cache
 from importlib.machinery import PathFinder
 
 from grader.attribution.model import Attribution
-from grader.common.syntax import UNPARSABLE, is_main_guard, source_lines, without_magics
+from grader.common.syntax import UNPARSABLE, is_main_guard, source_lines, unparsable, without_magics
 from grader.load.submission import CellKind, Submission
 from grader.run.sandbox import PROBE_DIR
 from grader.run.units import Unit
@@ -43,7 +43,7 @@ def _cut_at_missing_imports(cell: Unit) -> list[Unit]:
         return [cell]
     groups: list[tuple[int, int, bool]] = []  # (first line, last line, an import), in order
     for node in tree.body:
-        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        start = _first_line(node)
         end, is_import = node.end_lineno or node.lineno, isinstance(node, (ast.Import, ast.ImportFrom))
         if groups and (start <= groups[-1][1] or not (is_import or groups[-1][2])):
             groups[-1] = (groups[-1][0], max(end, groups[-1][1]), is_import and groups[-1][2])
@@ -53,7 +53,7 @@ def _cut_at_missing_imports(cell: Unit) -> list[Unit]:
         return [cell]
     lines = source_lines(cell.source)
     starts = [1] + [start for start, _, _ in groups[1:]] + [len(lines) + 1]
-    return [replace(cell, label=f"{cell.label}, line {max(groups[i][0], 1)}",
+    return [replace(cell, label=f"{cell.label}, line {groups[i][0]}",
                     source="\n".join(lines[starts[i] - 1:starts[i + 1] - 1]))
             for i in range(len(groups))]
 
@@ -115,8 +115,13 @@ def _one_per_line(units: list[Unit]) -> list[Unit]:
     return merged
 
 
+def _first_line(node: ast.stmt) -> int:
+    """Where a statement starts as the student wrote it: a decorated one at its first decorator."""
+    return min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+
+
 def _statement_unit(node: ast.stmt, region_of, functions: dict, indented: bool) -> Unit:
-    start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+    start = _first_line(node)
     question = region_of(start)
     # a bare call of a function defined under another question's header runs for that question
     if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name):
@@ -136,11 +141,9 @@ def _units_by_cell(submission: Submission, attribution: Attribution, region_of) 
         try:
             tree = ast.parse(code)
         except UNPARSABLE as exc:  # Python refuses it too, before running any of it
-            at, why = ((exc.lineno or 1, exc.msg) if isinstance(exc, SyntaxError)
-                       else (1, "it nests deeper than Python can parse, or holds a NUL byte"))
-            line = cell.line + at - 1
+            line = cell.line + ((exc.lineno or 1) if isinstance(exc, SyntaxError) else 1) - 1
             units.append(Unit(region_of(line), f"line {line}", start=cell.line, end=cell.end_line,
-                              syntax_error=f"SyntaxError: {why} (line {line})"))
+                              syntax_error=f"SyntaxError: {unparsable(exc)} (line {line})"))
             continue
         for node in tree.body:
             start = cell.line + node.lineno - 1

@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import ClassVar
 
-from grader.common.syntax import called_names, calls_any, is_main_guard, short_name, without_magics
+from grader.common.syntax import (
+    UNPARSABLE,
+    called_names,
+    calls_any,
+    is_main_guard,
+    short_name,
+    unparsable,
+    without_magics,
+)
 from grader.common.text import clip
 from grader.evidence.model import QuestionEvidence
 from grader.grading.checks.base import Check, Outcome, register
@@ -90,12 +98,8 @@ def _parsed(code: str) -> ast.Module | str:
     deeper than Python's parser goes (100,000 brackets), or characters it cannot encode."""
     try:
         return ast.parse(without_magics(code))
-    except SyntaxError as exc:
-        return f"{clip(exc.msg or 'invalid syntax', 200)} (line {exc.lineno})"
-    except (ValueError, UnicodeError):
-        return "it holds characters that are not Python source (a NUL byte or a lone surrogate)"
-    except (RecursionError, MemoryError):
-        return "it nests deeper than Python can parse"
+    except UNPARSABLE as exc:
+        return clip(unparsable(exc), 200) + (f" (line {exc.lineno})" if isinstance(exc, SyntaxError) else "")
 
 
 @lru_cache(maxsize=8)
